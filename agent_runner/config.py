@@ -1,0 +1,350 @@
+"""Every environment variable the runner reads, validated once into one immutable object.
+
+`Config.load_from_env()` is called once at start-up and the result is passed
+down; nothing else reads `os.environ` for configuration. All problems are
+collected before raising `ConfigError`, so a user sees every bad variable at
+once. Secrets are held as `Secret`, so neither `repr(config)` nor a log line
+can show them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal, cast
+
+from agent_runner.errors import ConfigError
+from agent_runner.secrets import MASK, Secret
+
+Mode = Literal["local", "cloud"]
+SandboxType = Literal["filesystem", "daytona"]
+Provider = Literal["anthropic", "openai", "ollama", "scripted"]
+
+MODES: Final = ("local", "cloud")
+DEPLOYMENT_ENVS: Final = ("development", "staging", "production")
+SANDBOX_TYPES: Final = ("filesystem", "daytona")
+PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+LOCAL_API_KEY: Final = "dummy-local-key"
+LOCAL_BACKEND_ENDPOINT: Final = "localhost:50051"
+
+# The provider's own key variable, used when STIGMER_LLM_API_KEY is not set.
+PROVIDER_KEY_VARIABLES: Final[Mapping[str, str]] = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+}
+DEFAULT_MODELS: Final[Mapping[str, str]] = {
+    "anthropic": "claude-sonnet-4-5",
+    "openai": "gpt-4.1",
+    "ollama": "llama3.1",
+    # Empty: the scripted model plays the script of the built-in demo.
+    "scripted": "",
+}
+
+# Variables whose values are masked in every error message.
+SECRET_VARIABLES: Final = frozenset(
+    {
+        "STIGMER_API_KEY",
+        "DAYTONA_API_KEY",
+        "REDIS_PASSWORD",
+        "STIGMER_LLM_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    address: str
+    """Temporal frontend, `host:port`."""
+    namespace: str
+    task_queue: str
+    """Queue this worker polls for activities."""
+    max_concurrency: int
+    """Activities run at once by one worker."""
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    endpoint: str
+    """Stigmer backend (the daemon in local mode), `host:port`."""
+    api_key: Secret
+    """Sent as `authorization: Bearer <key>` on every call."""
+    tls: bool
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    type: SandboxType
+    root_dir: Path
+    """Absolute sandbox root of the filesystem sandbox."""
+
+
+@dataclass(frozen=True)
+class DaytonaConfig:
+    api_key: Secret | None
+    api_url: str | None
+    target: str | None
+    snapshot_id: str | None
+    """Snapshot new sandboxes start from (`DAYTONA_DEV_TOOLS_SNAPSHOT_ID`)."""
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    host: str
+    port: int
+    password: Secret | None
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    provider: Provider
+    model: str
+    """Provider's model name; for `scripted`, the path of a YAML script (empty: the demo)."""
+    api_key: Secret | None
+    base_url: str | None
+    """Any OpenAI-compatible server when the provider is `openai`."""
+    ollama_base_url: str | None
+    max_tokens: int | None
+    temperature: float | None
+
+    @property
+    def spec(self) -> str:
+        """`provider:model`, the form `graphton.create_chat_model` takes."""
+        return f"{self.provider}:{self.model}"
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: Mode
+    env: str
+    """Deployment label only (development | staging | production); changes no behaviour."""
+    temporal: TemporalConfig
+    backend: BackendConfig
+    sandbox: SandboxConfig
+    daytona: DaytonaConfig
+    redis: RedisConfig | None
+    """Only in cloud mode, only when REDIS_HOST is set."""
+    llm: LLMConfig
+    log_level: str
+    data_dir: Path
+    """Where local state lives (daemon database, checkpoints)."""
+
+    @classmethod
+    def load_from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Read and validate every variable; raise `ConfigError` listing every problem."""
+        return _load(_Reader(os.environ if environ is None else environ))
+
+    def describe(self) -> dict[str, str]:
+        """What a start-up banner shows: every setting that matters, never a secret."""
+        return {
+            "mode": self.mode,
+            "env": self.env,
+            "temporal": f"{self.temporal.address} (namespace {self.temporal.namespace})",
+            "task queue": self.temporal.task_queue,
+            "max concurrency": str(self.temporal.max_concurrency),
+            "backend": f"{self.backend.endpoint} ({'tls' if self.backend.tls else 'plaintext'})",
+            "sandbox": (
+                f"filesystem at {self.sandbox.root_dir}"
+                if self.sandbox.type == "filesystem"
+                else f"daytona ({self.daytona.api_url or 'default API URL'})"
+            ),
+            "model": self.llm.spec if self.llm.model else f"{self.llm.provider} (demo script)",
+        }
+
+
+class _Reader:
+    """Reads typed values from an environment mapping, collecting every problem."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def problem(self, name: str, value: str | None, accepted: str) -> None:
+        if value is None:
+            self.problems.append(f"{name} is not set: {accepted}")
+            return
+        shown = MASK if name in SECRET_VARIABLES else value
+        self.problems.append(f"{name}={shown!r} is not valid: expected {accepted}")
+
+    def text(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def optional(self, name: str) -> str | None:
+        return self.raw(name)
+
+    def secret(self, name: str) -> Secret | None:
+        value = self.raw(name)
+        return Secret(value) if value is not None else None
+
+    def choice(self, name: str, accepted: tuple[str, ...], default: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() not in accepted:
+            self.problem(name, value, "one of " + ", ".join(accepted))
+            return default
+        return value.lower()
+
+    def integer(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            self.problem(name, value, f"a whole number from {low} to {high}")
+            return default
+        return number
+
+    def decimal(self, name: str, low: float, high: float) -> float | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            self.problem(name, value, f"a number from {low} to {high}")
+            return None
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if value.lower() in ("false", "0", "no", "off"):
+            return False
+        self.problem(name, value, "true or false")
+        return default
+
+    def address(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if _port_of(value) is None:
+            self.problem(name, value, "host:port with a port from 1 to 65535")
+        return value
+
+
+def _port_of(address: str) -> int | None:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    number = int(port)
+    return number if 1 <= number <= 65535 else None
+
+
+def _load(read: _Reader) -> Config:
+    mode: Mode = "local" if read.choice("MODE", MODES, "cloud") == "local" else "cloud"
+    local = mode == "local"
+    config = Config(
+        mode=mode,
+        env=read.choice("ENV", DEPLOYMENT_ENVS, "development" if local else "production"),
+        temporal=TemporalConfig(
+            address=read.address("TEMPORAL_SERVICE_ADDRESS", "localhost:7233"),
+            namespace=read.text("TEMPORAL_NAMESPACE", "default"),
+            task_queue=read.text(
+                "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE", "agent_execution_runner"
+            ),
+            max_concurrency=read.integer("TEMPORAL_MAX_CONCURRENCY", 10, 1, 1000) or 10,
+        ),
+        backend=_load_backend(read, local),
+        sandbox=SandboxConfig(
+            type="daytona"
+            if read.choice("SANDBOX_TYPE", SANDBOX_TYPES, "filesystem" if local else "daytona")
+            == "daytona"
+            else "filesystem",
+            root_dir=Path(read.text("SANDBOX_ROOT_DIR", "./workspace")).expanduser().resolve(),
+        ),
+        daytona=DaytonaConfig(
+            api_key=read.secret("DAYTONA_API_KEY"),
+            api_url=read.optional("DAYTONA_API_URL"),
+            target=read.optional("DAYTONA_TARGET"),
+            snapshot_id=read.optional("DAYTONA_DEV_TOOLS_SNAPSHOT_ID"),
+        ),
+        redis=None if local else _load_redis(read),
+        llm=_load_llm(read, local),
+        log_level=read.choice("LOG_LEVEL", tuple(x.lower() for x in LOG_LEVELS), "info").upper(),
+        data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
+    )
+    if config.sandbox.type == "daytona" and config.daytona.api_key is None:
+        read.problem("DAYTONA_API_KEY", None, "required when the sandbox is daytona (SANDBOX_TYPE)")
+    if read.problems:
+        raise ConfigError(read.problems)
+    return config
+
+
+def _load_backend(read: _Reader, local: bool) -> BackendConfig:
+    endpoint = read.raw("STIGMER_BACKEND_ENDPOINT")
+    if endpoint is None:
+        if not local:
+            read.problem("STIGMER_BACKEND_ENDPOINT", None, "required in MODE=cloud (host:port)")
+        endpoint = LOCAL_BACKEND_ENDPOINT
+    port = _port_of(endpoint)
+    if port is None:
+        read.problem("STIGMER_BACKEND_ENDPOINT", endpoint, "host:port with a port from 1 to 65535")
+    api_key = read.secret("STIGMER_API_KEY")
+    if api_key is None:
+        if not local:
+            read.problem("STIGMER_API_KEY", None, "required in MODE=cloud")
+        api_key = Secret(LOCAL_API_KEY)
+    return BackendConfig(
+        endpoint=endpoint,
+        api_key=api_key,
+        tls=read.boolean("STIGMER_BACKEND_TLS", port == 443),
+    )
+
+
+def _load_redis(read: _Reader) -> RedisConfig | None:
+    host = read.optional("REDIS_HOST")
+    port = read.integer("REDIS_PORT", 6379, 1, 65535) or 6379
+    password = read.secret("REDIS_PASSWORD")
+    return RedisConfig(host=host, port=port, password=password) if host else None
+
+
+def _load_llm(read: _Reader, local: bool) -> LLMConfig:
+    explicit = read.raw("STIGMER_LLM_PROVIDER")
+    if explicit is not None:
+        provider: str = read.choice("STIGMER_LLM_PROVIDER", PROVIDERS, "scripted")
+    elif read.raw("ANTHROPIC_API_KEY"):
+        provider = "anthropic"
+    elif read.raw("OPENAI_API_KEY"):
+        provider = "openai"
+    else:
+        # Offline by default on a developer's machine; a real provider in production.
+        provider = "scripted" if local else "anthropic"
+    key_variable = PROVIDER_KEY_VARIABLES.get(provider)
+    api_key = read.secret("STIGMER_LLM_API_KEY") or (
+        read.secret(key_variable) if key_variable else None
+    )
+    base_url = read.optional("STIGMER_LLM_BASE_URL")
+    needs_key = provider == "anthropic" or (provider == "openai" and base_url is None)
+    if needs_key and api_key is None and not local:
+        read.problem(
+            "STIGMER_LLM_API_KEY",
+            None,
+            f"required for provider {provider} in MODE=cloud (or set {key_variable})",
+        )
+    return LLMConfig(
+        provider=cast(Provider, provider),  # choice() accepts only PROVIDERS
+        model=read.text("STIGMER_LLM_MODEL", DEFAULT_MODELS[provider]),
+        api_key=api_key,
+        base_url=base_url,
+        ollama_base_url=read.optional("OLLAMA_BASE_URL"),
+        max_tokens=read.integer("STIGMER_LLM_MAX_TOKENS", None, 1, 1_000_000),
+        temperature=read.decimal("STIGMER_LLM_TEMPERATURE", 0.0, 2.0),
+    )
