@@ -3,4 +3,59 @@
 A library: it knows nothing of Temporal, gRPC or the Stigmer wire contract.
 """
 
-__all__: list[str] = []
+from graphton.agent import create_deep_agent
+from graphton.errors import (
+    GraphtonError,
+    ModelConfigError,
+    SandboxConfigError,
+    SandboxError,
+    SandboxPathError,
+    ScriptError,
+)
+from graphton.events import (
+    AgentEvent,
+    AIMessageCompleted,
+    AITextDelta,
+    SubagentFinished,
+    SubagentStarted,
+    Todo,
+    TodosUpdated,
+    ToolFinished,
+    ToolStarted,
+    stream_events,
+)
+from graphton.models import create_chat_model
+from graphton.sandbox import (
+    TIMEOUT_EXIT_CODE,
+    ExecutionResult,
+    FilesystemBackend,
+    create_sandbox_backend,
+)
+from graphton.testing import Script, ScriptedChatModel
+
+__all__ = [
+    "TIMEOUT_EXIT_CODE",
+    "AIMessageCompleted",
+    "AITextDelta",
+    "AgentEvent",
+    "ExecutionResult",
+    "FilesystemBackend",
+    "GraphtonError",
+    "ModelConfigError",
+    "SandboxConfigError",
+    "SandboxError",
+    "SandboxPathError",
+    "Script",
+    "ScriptError",
+    "ScriptedChatModel",
+    "SubagentFinished",
+    "SubagentStarted",
+    "Todo",
+    "TodosUpdated",
+    "ToolFinished",
+    "ToolStarted",
+    "create_chat_model",
+    "create_deep_agent",
+    "create_sandbox_backend",
+    "stream_events",
+]

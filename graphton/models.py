@@ -1,0 +1,122 @@
+"""`"provider:model"` -> a LangChain chat model.
+
+Providers: `anthropic`, `openai` (with `base_url`, any OpenAI-compatible server),
+`ollama`, and `scripted` (`scripted:<path to a YAML script>`, offline; see
+`graphton.testing`). Common short names map to real provider ids (`MODEL_ALIASES`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
+from graphton.errors import ModelConfigError
+from graphton.testing import ScriptedChatModel
+
+PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
+
+MODEL_ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
+    "anthropic": {
+        "sonnet": "claude-sonnet-4-5-20250929",
+        "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+        "claude-sonnet-4": "claude-sonnet-4-20250514",
+        "opus": "claude-opus-4-1-20250805",
+        "claude-opus-4-1": "claude-opus-4-1-20250805",
+        "haiku": "claude-haiku-4-5-20251001",
+        "claude-haiku-4-5": "claude-haiku-4-5-20251001",
+    },
+    "openai": {
+        "gpt-4.1": "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+        "gpt-4o": "gpt-4o-2024-11-20",
+        "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    },
+}
+
+# The variable each provider's own SDK reads when no key is passed.
+_KEY_VARIABLES: Final = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+# OpenAI-compatible servers (vLLM, LM Studio, llama.cpp) rarely check the key,
+# but the OpenAI client refuses to start without one.
+_UNCHECKED_KEY: Final = "not-checked-by-this-server"
+
+
+def resolve_model_name(provider: str, name: str) -> str:
+    """The provider's real model id for a documented alias; other names pass unchanged."""
+    return MODEL_ALIASES.get(provider, {}).get(name, name)
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    provider, sep, name = spec.partition(":")
+    provider = provider.strip().lower()
+    if not sep or provider not in PROVIDERS:
+        raise ModelConfigError(
+            f"model {spec!r}: expected 'provider:model' with a provider among "
+            f"{', '.join(PROVIDERS)} (for example 'anthropic:claude-sonnet-4-5')"
+        )
+    if not name.strip():
+        what = "the path of a YAML script" if provider == "scripted" else "a model name"
+        raise ModelConfigError(f"model {spec!r}: {provider} needs {what} after the colon")
+    return provider, name.strip()
+
+
+def create_chat_model(
+    spec: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+) -> BaseChatModel:
+    """Build the chat model `spec` names, with the given limits applied.
+
+    Raises `ModelConfigError` for an unknown provider, a missing name or a
+    missing key; a provider that cannot be reached fails on first use.
+    """
+    provider, name = parse_model_spec(spec)
+    if provider == "scripted":
+        return ScriptedChatModel.from_yaml(name)
+    model_id = resolve_model_name(provider, name)
+    if provider == "ollama":
+        from langchain_ollama import ChatOllama
+
+        return ChatOllama(
+            model=model_id, base_url=base_url, num_predict=max_tokens, temperature=temperature
+        )
+    key_variable = _KEY_VARIABLES[provider]
+    key = api_key or os.environ.get(key_variable)
+    if provider == "anthropic":
+        if not key:
+            raise ModelConfigError(
+                f"model {spec!r}: Anthropic needs an API key; set {key_variable} "
+                "(or STIGMER_LLM_API_KEY for the runner)"
+            )
+        from langchain_anthropic import ChatAnthropic
+
+        return ChatAnthropic(  # type: ignore[call-arg]  # pydantic aliases
+            model=model_id,
+            api_key=SecretStr(key),
+            base_url=base_url,
+            max_tokens=max_tokens or 8192,
+            temperature=temperature,
+        )
+    if not key and base_url is None:
+        raise ModelConfigError(
+            f"model {spec!r}: OpenAI needs an API key; set {key_variable} "
+            "(or STIGMER_LLM_API_KEY for the runner), or a base URL for a compatible server"
+        )
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(  # type: ignore[call-arg]  # pydantic aliases
+        model=model_id,
+        api_key=SecretStr(key or _UNCHECKED_KEY),
+        base_url=base_url,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
+
+
+__all__ = ["MODEL_ALIASES", "PROVIDERS", "create_chat_model", "parse_model_spec"]

@@ -1,0 +1,248 @@
+"""`FilesystemBackend`: the local sandbox, a folder on this machine plus a shell in it.
+
+!!! warning "Not an isolation boundary"
+    File tools are confined to `root_dir`, but `execute` runs real shell commands
+    with this process's user and environment. A command can read or change
+    anything that user can. Use it for local development and tests; run
+    untrusted agents in a Daytona sandbox (`DaytonaBackend`).
+
+Compared with deepagents' `LocalShellBackend`, commands here inherit the
+process environment (plus `PYTHONUNBUFFERED=1` and the extra `env`), run each
+in their own process group so a timeout or cancellation kills the command's
+children too, read output through bounded buffers, and never block the event
+loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from deepagents.backends.filesystem import FilesystemBackend as _FileToolsBackend
+from deepagents.backends.protocol import SandboxBackendProtocol
+
+from graphton.errors import SandboxPathError
+from graphton.sandbox.result import TIMEOUT_EXIT_CODE, ExecutionResult
+
+DEFAULT_TIMEOUT_S = 120
+DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
+"""Bytes kept per stream (stdout, stderr) of one command; the rest is counted and dropped."""
+
+READ_CHUNK_BYTES = 64 * 1024
+DRAIN_AFTER_EXIT_S = 1.0
+"""How long output is still read after the shell exits. A background child that
+keeps the pipe open (`server &`) would otherwise hold the command until its timeout."""
+
+
+class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
+    """deepagents' file tools over `root_dir` (virtual paths) plus `execute` in that folder."""
+
+    def __init__(
+        self,
+        root_dir: str | Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: int = DEFAULT_TIMEOUT_S,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    ) -> None:
+        root = Path(root_dir).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        super().__init__(root_dir=root, virtual_mode=True)
+        self._extra_env = dict(env or {})
+        self._timeout = timeout
+        self._max_output_bytes = max_output_bytes
+        self._process_groups: set[int] = set()
+
+    @property
+    def id(self) -> str:
+        return f"local:{self.cwd}"
+
+    @property
+    def root_dir(self) -> Path:
+        return self.cwd
+
+    # -- paths ---------------------------------------------------------------
+
+    def _resolve_path(self, key: str) -> Path:
+        """Map a virtual path (`/notes.md`) to a file under the root, or refuse it.
+
+        The root's own host path is accepted too (`pwd` in a command prints it).
+        """
+        root = str(self.cwd)
+        if key == root or key.startswith(root + "/"):
+            key = key[len(root) :] or "/"
+        if key.startswith("~"):
+            raise SandboxPathError(
+                f"{key!r} is not a sandbox path: '~' is not allowed; "
+                "use a path under the sandbox root '/'"
+            )
+        if ".." in PurePosixPath(key).parts:
+            raise SandboxPathError(
+                f"{key!r} leaves the sandbox: '..' is not allowed; "
+                "use a path under the sandbox root '/'"
+            )
+        full = (self.cwd / key.lstrip("/")).resolve()
+        if not full.is_relative_to(self.cwd):
+            raise SandboxPathError(
+                f"{key!r} leads outside the sandbox through a symbolic link; "
+                "only files under the sandbox root '/' can be used"
+            )
+        return full
+
+    # -- commands ------------------------------------------------------------
+
+    def execute(self, command: str, *, timeout: int | None = None) -> ExecutionResult:
+        """Run `command`; a blocking twin of `aexecute` for synchronous callers."""
+        coroutine = self.aexecute(command, timeout=timeout)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coroutine)
+        # Called from a thread that runs an event loop: blocking it would stall
+        # every other task, so the command gets a loop of its own on a helper thread.
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            return helper.submit(asyncio.run, coroutine).result()
+
+    async def aexecute(
+        self,
+        command: str,
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109  # the protocol's name for it
+    ) -> ExecutionResult:
+        """Run `command` with a shell in the root; the command's failure lands in the result.
+
+        `timeout` in seconds (None: the backend's default; 0: none). On timeout the
+        whole process group is killed and the exit code is 124. When the awaiting
+        task is cancelled the whole group is killed and the cancellation re-raised.
+        """
+        limit = self._timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            process = await asyncio.create_subprocess_shell(
+                command,
+                cwd=self.cwd,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self._extra_env},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as err:
+            return ExecutionResult(
+                exit_code=126,
+                stderr=f"could not start the command: {err}",
+                duration_s=time.monotonic() - started,
+            )
+        assert process.stdout is not None and process.stderr is not None
+        self._process_groups.add(process.pid)
+        stdout = _BoundedCapture(self._max_output_bytes)
+        stderr = _BoundedCapture(self._max_output_bytes)
+        readers = asyncio.gather(stdout.drain(process.stdout), stderr.drain(process.stderr))
+        timed_out = False
+        try:
+            async with asyncio.timeout(limit or None):
+                await process.wait()
+                await asyncio.wait({readers}, timeout=DRAIN_AFTER_EXIT_S)
+        except TimeoutError:
+            timed_out = True
+            _kill_group(process.pid)
+            await process.wait()
+            await asyncio.wait({readers}, timeout=DRAIN_AFTER_EXIT_S)
+        except asyncio.CancelledError:
+            _kill_group(process.pid)
+            await process.wait()
+            raise
+        finally:
+            # Output still unread here belongs to background children that keep
+            # the pipe open; stop reading it. The callback marks the outcome seen.
+            readers.cancel()
+            readers.add_done_callback(_retrieve_outcome)
+            if process.returncode is not None and not _group_alive(process.pid):
+                self._process_groups.discard(process.pid)
+        stderr_text = stderr.text()
+        if timed_out:
+            note = f"[killed after {limit}s: the command timed out]"
+            stderr_text = f"{stderr_text}\n{note}" if stderr_text else note
+        return ExecutionResult(
+            exit_code=TIMEOUT_EXIT_CODE if timed_out else _shell_exit_code(process.returncode),
+            stdout=stdout.text(),
+            stderr=stderr_text,
+            truncated=stdout.dropped > 0 or stderr.dropped > 0,
+            timed_out=timed_out,
+            duration_s=time.monotonic() - started,
+        )
+
+    def kill_all(self) -> int:
+        """Kill every process group this backend started that is still alive.
+
+        Used when an execution ends or is cancelled, so that background children
+        of earlier commands do not outlive it. Returns the number of groups killed.
+        """
+        killed = 0
+        for group in list(self._process_groups):
+            if _kill_group(group):
+                killed += 1
+            self._process_groups.discard(group)
+        return killed
+
+
+class _BoundedCapture:
+    """Keeps the first `limit` bytes of a stream and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.head = bytearray()
+        self.dropped = 0
+
+    async def drain(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(READ_CHUNK_BYTES):
+            room = self.limit - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def text(self) -> str:
+        decoded = self.head.decode("utf-8", errors="replace")
+        if self.dropped:
+            decoded += f"\n[... {self.dropped} more bytes not kept]"
+        return decoded
+
+
+def _retrieve_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _kill_group(group: int) -> bool:
+    """SIGKILL a process group; False when it no longer exists."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _shell_exit_code(returncode: int | None) -> int:
+    """Exit code as a shell reports it: 128 + N for a process killed by signal N."""
+    if returncode is None:
+        return -1
+    return 128 - returncode if returncode < 0 else returncode
+
+
+__all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "DEFAULT_TIMEOUT_S", "FilesystemBackend"]

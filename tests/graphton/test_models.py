@@ -1,0 +1,163 @@
+"""create_chat_model and ScriptedChatModel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from graphton import ModelConfigError, Script, ScriptedChatModel, ScriptError, create_chat_model
+
+pytestmark = pytest.mark.anyio
+
+
+def write_script(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "script.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_provider_lists_the_known_ones() -> None:
+    with pytest.raises(ModelConfigError, match="anthropic, openai, ollama, scripted"):
+        create_chat_model("gemini:pro")
+
+
+def test_spec_without_a_name_says_what_is_missing() -> None:
+    with pytest.raises(ModelConfigError, match="scripted needs the path of a YAML script"):
+        create_chat_model("scripted:")
+
+
+def test_anthropic_without_a_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(ModelConfigError, match="ANTHROPIC_API_KEY"):
+        create_chat_model("anthropic:sonnet")
+
+
+def test_anthropic_alias_max_tokens_and_temperature_are_applied() -> None:
+    model = create_chat_model("anthropic:sonnet", api_key="k", max_tokens=321, temperature=0.3)
+    assert model.model == "claude-sonnet-4-5-20250929"  # type: ignore[attr-defined]
+    assert model.max_tokens == 321  # type: ignore[attr-defined]
+    assert model.temperature == 0.3  # type: ignore[attr-defined]
+
+
+def test_openai_compatible_server_needs_only_a_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    model = create_chat_model("openai:qwen3", base_url="http://127.0.0.1:9/v1", max_tokens=50)
+    assert model.openai_api_base == "http://127.0.0.1:9/v1"  # type: ignore[attr-defined]
+    assert model.model_name == "qwen3"  # type: ignore[attr-defined]
+    assert model.max_tokens == 50  # type: ignore[attr-defined]
+    with pytest.raises(ModelConfigError, match="OPENAI_API_KEY"):
+        create_chat_model("openai:gpt-4.1")
+
+
+def test_ollama_options_are_applied() -> None:
+    model = create_chat_model(
+        "ollama:llama3.1", base_url="http://127.0.0.1:11434", max_tokens=64, temperature=0.0
+    )
+    assert model.num_predict == 64  # type: ignore[attr-defined]
+    assert model.base_url == "http://127.0.0.1:11434"  # type: ignore[attr-defined]
+
+
+async def test_openai_compatible_server_that_is_down_fails_clearly() -> None:
+    model = create_chat_model("openai:qwen3", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(Exception, match=r"(?i)connect"):
+        await model.ainvoke("hi")
+
+
+def test_scripted_model_loads_from_yaml(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "turns:\n  - text: hello there\n")
+    model = create_chat_model(f"scripted:{path}")
+    assert isinstance(model, ScriptedChatModel)
+    assert model.invoke("hi").text == "hello there"
+
+
+async def test_scripted_model_streams_text_and_tool_call_chunks() -> None:
+    script = Script.from_data(
+        [
+            {
+                "text": "a fairly long answer to stream",
+                "tool_calls": [{"name": "ls", "args": {"path": "/"}}],
+            }
+        ]
+    )
+    model = ScriptedChatModel(script=script, chunk_chars=8)
+    chunks = [chunk async for chunk in model.astream("go")]
+    assert len(chunks) == 5  # four text pieces and one tool-call chunk
+    assert "".join(c.text for c in chunks) == "a fairly long answer to stream"
+    merged = chunks[0]
+    for chunk in chunks[1:]:
+        merged += chunk
+    assert merged.tool_calls == [
+        {"name": "ls", "args": {"path": "/"}, "id": "call_1_1", "type": "tool_call"}
+    ]
+
+
+def test_scripted_model_binds_tools_and_shares_its_place_in_the_script() -> None:
+    script = Script.from_data([{"text": "one"}, {"text": "two"}])
+    model = ScriptedChatModel(script=script)
+
+    def ls(path: str) -> str:
+        """List a folder."""
+        return path
+
+    bound = model.bind_tools([ls])
+    assert bound.invoke("x").text == "one"
+    assert model.invoke("x").text == "two"
+    assert model.turns_played == 2
+
+
+def test_running_out_of_script_says_so() -> None:
+    model = ScriptedChatModel(script=Script.from_data([{"text": "only"}], source="s.yaml"))
+    model.invoke("x")
+    with pytest.raises(ScriptError, match=r"s\.yaml has 1 turns and the agent asked for turn 2"):
+        model.invoke("x")
+
+
+def test_expectation_is_checked_against_messages_since_the_last_turn() -> None:
+    script = Script.from_data(
+        [
+            {
+                "text": "",
+                "tool_calls": [{"name": "execute", "args": {"command": "ls"}, "id": "c1"}],
+            },
+            {"expect": {"contains": "report.md", "not_contains": "error"}, "text": "good"},
+        ]
+    )
+    model = ScriptedChatModel(script=script)
+    first = model.invoke([HumanMessage("go")])
+    history = [HumanMessage("go"), first, ToolMessage("report.md\n", tool_call_id="c1")]
+    assert model.invoke(history).text == "good"
+
+    failing = ScriptedChatModel(script=script)
+    first = failing.invoke([HumanMessage("go")])
+    with pytest.raises(ScriptError, match=r"turn 2: expected 'report\.md'"):
+        failing.invoke([HumanMessage("go"), first, ToolMessage("nothing here", tool_call_id="c1")])
+
+
+def test_error_turn_fails_like_a_provider() -> None:
+    model = ScriptedChatModel(script=Script.from_data([{"error": "provider overloaded"}]))
+    with pytest.raises(ScriptError, match="turn 1: provider overloaded"):
+        model.invoke([HumanMessage("go"), AIMessage("earlier")])
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"turns": []}, "non-empty list"),
+        ([{"txt": "typo"}], "unknown keys"),
+        ([{"tool_calls": [{"args": {}}]}], "needs a 'name'"),
+        ([{"expect": {"matches": "x"}}], "'expect' takes"),
+    ],
+)
+def test_malformed_scripts_are_refused_with_the_reason(document: object, message: str) -> None:
+    with pytest.raises(ScriptError, match=message):
+        Script.from_data(document)
+
+
+def test_unreadable_or_invalid_yaml_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ScriptError, match="cannot read model script"):
+        Script.from_yaml(tmp_path / "missing.yaml")
+    bad = write_script(tmp_path, "turns: [unclosed\n")
+    with pytest.raises(ScriptError, match="not valid YAML"):
+        Script.from_yaml(bad)
