@@ -123,8 +123,10 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         """
         limit = self._timeout if timeout is None else timeout
         started = time.monotonic()
+        loop = asyncio.get_running_loop()
         try:
-            process = await asyncio.create_subprocess_shell(
+            transport, protocol = await loop.subprocess_shell(
+                lambda: _ExitAwareProtocol(loop),
                 command,
                 cwd=self.cwd,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **self._extra_env},
@@ -139,6 +141,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 stderr=f"could not start the command: {err}",
                 duration_s=time.monotonic() - started,
             )
+        process = asyncio.subprocess.Process(transport, protocol, loop)
         assert process.stdout is not None and process.stderr is not None
         self._process_groups.add(process.pid)
         stdout = _BoundedCapture(self._max_output_bytes)
@@ -146,23 +149,25 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         readers = asyncio.gather(stdout.drain(process.stdout), stderr.drain(process.stderr))
         timed_out = False
         try:
+            # Shielded: a timeout or cancellation must not cancel the exit future itself.
             async with asyncio.timeout(limit or None):
-                await process.wait()
+                await asyncio.shield(protocol.exited)
                 await asyncio.wait({readers}, timeout=DRAIN_AFTER_EXIT_S)
         except TimeoutError:
             timed_out = True
             _kill_group(process.pid)
-            await process.wait()
+            await asyncio.shield(protocol.exited)
             await asyncio.wait({readers}, timeout=DRAIN_AFTER_EXIT_S)
         except asyncio.CancelledError:
             _kill_group(process.pid)
-            await process.wait()
+            await asyncio.shield(protocol.exited)
             raise
         finally:
             # Output still unread here belongs to background children that keep
             # the pipe open; stop reading it. The callback marks the outcome seen.
             readers.cancel()
             readers.add_done_callback(_retrieve_outcome)
+            transport.close()
             if process.returncode is not None and not _group_alive(process.pid):
                 self._process_groups.discard(process.pid)
         stderr_text = stderr.text()
@@ -190,6 +195,23 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 killed += 1
             self._process_groups.discard(group)
         return killed
+
+
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's own subprocess protocol plus a future set when the process exits.
+
+    `Process.wait()` (Python 3.11) resolves only once the output pipes close too,
+    which a background child can postpone indefinitely; this resolves on exit.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=READ_CHUNK_BYTES, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 class _BoundedCapture:

@@ -1,0 +1,145 @@
+"""Sessions and executions of the local daemon, in SQLite, plus the platform's status merge.
+
+Rows hold the protobuf bytes of the whole resource; a few columns are copied
+out for listing. Every write is committed before the call that made it
+returns, so a daemon killed at any moment keeps every answered update.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent_runner import wire
+
+AgentExecution = wire.agentexecution.AgentExecution
+AgentExecutionStatus = wire.agentexecution.AgentExecutionStatus
+Session = wire.session.Session
+
+FINAL_PHASES = frozenset(
+    {
+        wire.agentexecution.EXECUTION_COMPLETED,
+        wire.agentexecution.EXECUTION_FAILED,
+        wire.agentexecution.EXECUTION_CANCELLED,
+    }
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    phase INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_creation ON executions (created_at);
+"""
+
+
+def merge_status(stored: AgentExecutionStatus, update: AgentExecutionStatus) -> None:
+    """Apply `update` onto `stored` the way the platform does; it can never clear a field.
+
+    Lists (`messages`, `tool_calls`, `sub_agent_executions`, `todos`) are replaced
+    only when the update's list is non-empty; `phase` only when not UNSPECIFIED;
+    `error`, `started_at`, `completed_at` and `callback_token` only when non-empty.
+    """
+    for name in ("messages", "tool_calls", "sub_agent_executions"):
+        incoming = getattr(update, name)
+        if len(incoming):
+            target = getattr(stored, name)
+            del target[:]
+            target.extend(incoming)
+    if len(update.todos):
+        stored.todos.clear()
+        for key, todo in update.todos.items():
+            stored.todos[key].CopyFrom(todo)
+    if update.phase != wire.agentexecution.EXECUTION_PHASE_UNSPECIFIED:
+        stored.phase = update.phase
+    for name in ("error", "started_at", "completed_at", "callback_token"):
+        value = getattr(update, name)
+        if value:
+            setattr(stored, name, value)
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    id: str
+    session_id: str
+    agent_id: str
+    phase: int
+    created_at: str
+    updated_at: str
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- sessions ----------------------------------------------------------------
+
+    def get_session(self, session_id: str) -> Session | None:
+        row = self._db.execute("SELECT body FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return Session.FromString(row[0]) if row else None
+
+    def put_session(self, session: Session) -> None:
+        self._db.execute(
+            "INSERT INTO sessions (id, body, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            (session.metadata.id, session.SerializeToString(), now_rfc3339()),
+        )
+
+    # -- executions --------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> AgentExecution | None:
+        row = self._db.execute(
+            "SELECT body FROM executions WHERE id = ?", (execution_id,)
+        ).fetchone()
+        return AgentExecution.FromString(row[0]) if row else None
+
+    def put_execution(self, execution: AgentExecution) -> None:
+        stamp = now_rfc3339()
+        self._db.execute(
+            "INSERT INTO executions "
+            "(id, session_id, agent_id, phase, body, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET phase = excluded.phase, body = excluded.body, "
+            "updated_at = excluded.updated_at",
+            (
+                execution.metadata.id,
+                execution.spec.session_id,
+                execution.spec.agent_id,
+                int(execution.status.phase),
+                execution.SerializeToString(),
+                stamp,
+                stamp,
+            ),
+        )
+
+    def recent_executions(self, limit: int = 20) -> list[ExecutionSummary]:
+        rows = self._db.execute(
+            "SELECT id, session_id, agent_id, phase, created_at, updated_at FROM executions "
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [ExecutionSummary(*row) for row in rows]
