@@ -20,7 +20,9 @@ from agent_runner.errors import AgentRunnerError, ConfigError
 from agent_runner.local.daemon import DEFAULT_LISTEN, DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, ManifestError, load_catalog
 from agent_runner.local.signals import stop_event_on_signals
+from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
 from agent_runner.logs import configure_logging
+from agent_runner.worker import run_worker
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -58,6 +60,21 @@ def _daemon_command(args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             await daemon.stop()
+
+    asyncio.run(serve())
+    return 0
+
+
+def _worker_command(args: argparse.Namespace) -> int:
+    config = Config.load_from_env()
+    configure_logging(config.log_level)
+
+    async def serve() -> None:
+        await run_worker(
+            config,
+            stop_event_on_signals(),
+            orchestrator_queue=ORCHESTRATOR_TASK_QUEUE if args.with_orchestrator else None,
+        )
 
     asyncio.run(serve())
     return 0
@@ -101,6 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
         "env AGENT_RUNNER_SKILLS_DIR)",
     )
     daemon.set_defaults(handler=_daemon_command)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the Temporal worker that executes agents (ExecuteGraphton and friends)",
+        description="Poll TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE for EnsureThread, "
+        "ExecuteGraphton and CleanupSandbox. SIGTERM or Ctrl-C stops polling, lets running "
+        "executions finish for a grace period, then cancels them.",
+    )
+    worker.add_argument(
+        "--with-orchestrator",
+        action="store_true",
+        help="also run the reference orchestrator workflow (queue agent_execution_stigmer)",
+    )
+    worker.set_defaults(handler=_worker_command)
     return parser
 
 

@@ -19,7 +19,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,7 +41,12 @@ keeps the pipe open (`server &`) would otherwise hold the command until its time
 
 
 class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
-    """deepagents' file tools over `root_dir` (virtual paths) plus `execute` in that folder."""
+    """deepagents' file tools over `root_dir` (virtual paths) plus `execute` in that folder.
+
+    `env` is added to every command's environment; `output_filter` is applied
+    to every command's stdout and stderr before anyone sees them (the runner
+    masks secret values with it).
+    """
 
     def __init__(
         self,
@@ -50,6 +55,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         env: Mapping[str, str] | None = None,
         timeout: int = DEFAULT_TIMEOUT_S,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        output_filter: Callable[[str], str] | None = None,
     ) -> None:
         root = Path(root_dir).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
@@ -57,6 +63,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         self._extra_env = dict(env or {})
         self._timeout = timeout
         self._max_output_bytes = max_output_bytes
+        self._output_filter = output_filter or (lambda text: text)
         self._process_groups: set[int] = set()
 
     @property
@@ -176,8 +183,8 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             stderr_text = f"{stderr_text}\n{note}" if stderr_text else note
         return ExecutionResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else _shell_exit_code(process.returncode),
-            stdout=stdout.text(),
-            stderr=stderr_text,
+            stdout=self._output_filter(stdout.text()),
+            stderr=self._output_filter(stderr_text),
             truncated=stdout.dropped > 0 or stderr.dropped > 0,
             timed_out=timed_out,
             duration_s=time.monotonic() - started,

@@ -1,0 +1,72 @@
+"""Step: the chat model and the deep agent for one execution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.pregel import Pregel
+from langgraph.types import Checkpointer
+
+import graphton
+from agent_runner import wire
+from agent_runner.activities.errors import CONFIGURATION, caller_error
+from agent_runner.config import LLMConfig
+from agent_runner.sandboxes import OpenedSandbox
+
+DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "local" / "demo_script.yaml"
+"""What the scripted model plays when no script is named: the `make run` demo."""
+
+
+def model_spec(llm: LLMConfig, model_name: str) -> str:
+    """`provider:model` from the worker's provider and the execution's model name.
+
+    `execution_config.model_name` overrides the configured model; a name that
+    itself starts with a known provider (`openai:gpt-4.1`) is taken whole.
+    """
+    if model_name:
+        provider, sep, _ = model_name.partition(":")
+        if sep and provider in graphton.models.PROVIDERS:
+            return model_name
+        return f"{llm.provider}:{model_name}"
+    if llm.provider == "scripted" and not llm.model:
+        return f"scripted:{DEMO_SCRIPT}"
+    return llm.spec
+
+
+def build_chat_model(llm: LLMConfig, model_name: str) -> BaseChatModel:
+    spec = model_spec(llm, model_name)
+    provider = spec.partition(":")[0]
+    try:
+        return graphton.create_chat_model(
+            spec,
+            api_key=llm.api_key.reveal() if llm.api_key else None,
+            base_url=llm.ollama_base_url if provider == "ollama" else llm.base_url,
+            max_tokens=llm.max_tokens,
+            temperature=llm.temperature,
+        )
+    except (graphton.ModelConfigError, graphton.ScriptError) as err:
+        raise caller_error(str(err), CONFIGURATION) from err
+
+
+def system_prompt(agent: wire.agent.Agent, skills_section: str) -> str:
+    parts = [agent.spec.instructions.strip(), skills_section.strip()]
+    return "\n\n".join(part for part in parts if part)
+
+
+def build_agent(
+    *,
+    model: BaseChatModel,
+    agent: wire.agent.Agent,
+    skills_section: str,
+    sandbox: OpenedSandbox,
+    checkpointer: Checkpointer,
+) -> Pregel[Any, Any, Any, Any]:
+    return graphton.create_deep_agent(
+        model=model,
+        system_prompt=system_prompt(agent, skills_section),
+        sandbox=sandbox.backend,
+        checkpointer=checkpointer,
+        name=agent.metadata.slug or None,
+    )

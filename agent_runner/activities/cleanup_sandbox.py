@@ -1,0 +1,23 @@
+"""`CleanupSandbox(sandbox_id)`: delete a session's sandbox; one already gone is success."""
+
+from __future__ import annotations
+
+import logging
+
+import temporalio.activity
+
+from agent_runner.activities.deps import RunnerDeps
+
+log = logging.getLogger(__name__)
+
+
+class CleanupSandbox:
+    def __init__(self, deps: RunnerDeps) -> None:
+        self._deps = deps
+
+    @temporalio.activity.defn(name="CleanupSandbox")
+    async def cleanup_sandbox(self, sandbox_id: str) -> None:
+        deleted = await self._deps.sandboxes.delete(sandbox_id)
+        log.info(
+            "sandbox %s: %s", sandbox_id, "deleted" if deleted else "already gone or not remote"
+        )

@@ -1,0 +1,21 @@
+"""What the activities share, built once per worker and passed in (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langgraph.types import Checkpointer
+
+from agent_runner.backend import BackendClient
+from agent_runner.config import Config
+from agent_runner.redaction import SecretRegistry
+from agent_runner.sandboxes import SandboxManager
+
+
+@dataclass(frozen=True)
+class RunnerDeps:
+    config: Config
+    backend: BackendClient
+    sandboxes: SandboxManager
+    secrets: SecretRegistry
+    checkpointer: Checkpointer

@@ -1,0 +1,215 @@
+"""`ExecuteGraphton(execution, thread_id) -> AgentExecutionStatus`: run one agent execution.
+
+Reads as its steps: decode the inputs, resolve what to run, merge the
+environment, open the sandbox, write the skills, build the model and the agent,
+run it while the status streams to the backend, and end in exactly one final
+phase: COMPLETED (returned), FAILED (pushed, then raised) or CANCELLED
+(pushed, then the cancellation re-raised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import temporalio.activity
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+
+import graphton
+from agent_runner import wire
+from agent_runner.activities.build_agent import build_agent, build_chat_model
+from agent_runner.activities.deps import RunnerDeps
+from agent_runner.activities.errors import AGENT_FAILED, caller_error
+from agent_runner.activities.heartbeat import Heartbeater
+from agent_runner.activities.inputs import decode_argument
+from agent_runner.activities.resolve import ResolvedExecution, resolve_execution
+from agent_runner.backend import BackendUnavailable
+from agent_runner.environment import ExecutionEnvironment, merge_environment
+from agent_runner.redaction import Redactor
+from agent_runner.sandboxes import OpenedSandbox
+from agent_runner.skills import SkillWriter, generate_prompt_section
+from agent_runner.status import StatusBuilder, StatusReporter
+
+log = logging.getLogger(__name__)
+
+ax = wire.agentexecution
+AgentExecution = ax.AgentExecution
+AgentExecutionStatus = ax.AgentExecutionStatus
+
+FINAL_PUSH_MARGIN_S = 5.0
+"""The final status push stops retrying this long before the activity's own timeout."""
+DEFAULT_FINAL_PUSH_WINDOW_S = 60.0
+
+
+class ExecuteGraphton:
+    def __init__(self, deps: RunnerDeps) -> None:
+        self._deps = deps
+
+    @temporalio.activity.defn(name="ExecuteGraphton")
+    async def execute_graphton(
+        self, execution: RawValue, thread_id: RawValue
+    ) -> AgentExecutionStatus:
+        decoded = decode_argument(execution, AgentExecution, "execution")
+        thread = decode_argument(thread_id, str, "thread_id")
+        if not decoded.metadata.id:
+            raise caller_error("the execution has no metadata.id, so its status has nowhere to go")
+        if not decoded.spec.message.strip():
+            raise caller_error(f"execution {decoded.metadata.id!r} has an empty spec.message")
+        return await _ExecutionRun(self._deps, decoded, thread).run()
+
+
+class _ExecutionRun:
+    """One attempt of one execution; the state its steps share."""
+
+    def __init__(self, deps: RunnerDeps, execution: AgentExecution, thread_id: str) -> None:
+        self.deps = deps
+        self.execution = execution
+        self.execution_id = execution.metadata.id
+        self.thread_id = thread_id
+        self.redact = Redactor()
+        self.builder = StatusBuilder(redact=self._redact)
+        self.reporter = StatusReporter(
+            self._push, self.builder.snapshot, what=f"execution {self.execution_id}"
+        )
+        self.sandbox: OpenedSandbox | None = None
+        self.final_push_deadline = _final_push_deadline()
+
+    def _redact(self, text: str) -> str:
+        return self.redact(text)
+
+    async def _push(self, status: AgentExecutionStatus) -> None:
+        await self.deps.backend.update_execution_status(self.execution_id, status, deadline_s=5)
+
+    def _progress(self) -> dict[str, Any]:
+        status = self.builder.status
+        return {
+            "execution_id": self.execution_id,
+            "phase": ax.ExecutionPhase.Name(status.phase),
+            "messages": len(status.messages),
+            "tool_calls": len(status.tool_calls),
+        }
+
+    async def run(self) -> AgentExecutionStatus:
+        log.info("execution %s: started (thread %s)", self.execution_id, self.thread_id)
+        self.reporter.start()
+        try:
+            async with Heartbeater(self._progress):
+                return await self._run_steps()
+        finally:
+            if self.sandbox is not None:
+                self.sandbox.kill_running_commands()
+            self.deps.secrets.unregister(self.execution_id)
+
+    async def _run_steps(self) -> AgentExecutionStatus:
+        try:
+            resolved = await resolve_execution(self.deps.backend, self.execution)
+            environment = self._merge_environment(resolved)
+            self.sandbox = await self.deps.sandboxes.open(environment.values, self.redact)
+            skills_section = await self._write_skills(resolved, self.sandbox)
+            agent = build_agent(
+                model=build_chat_model(
+                    self.deps.config.llm, self.execution.spec.execution_config.model_name
+                ),
+                agent=resolved.agent,
+                skills_section=skills_section,
+                sandbox=self.sandbox,
+                checkpointer=self.deps.checkpointer,
+            )
+            self._start_status(resolved)
+            await self._stream(agent)
+        except asyncio.CancelledError:
+            await self._end_cancelled()
+            raise
+        except ApplicationError as err:
+            await self._end_failed(err.message)
+            raise
+        except BackendUnavailable as err:
+            # Retryable: the backend is down, so there is no status to push either.
+            raise ApplicationError(self.redact(str(err)), type="BackendUnavailable") from None
+        except Exception as err:
+            message = describe_agent_error(err, self.deps.config.llm.provider)
+            await self._end_failed(message)
+            raise ApplicationError(
+                self.redact(message), type=AGENT_FAILED, non_retryable=True
+            ) from None
+        self.builder.complete()
+        await self.reporter.finish(self.final_push_deadline)
+        log.info("execution %s: completed", self.execution_id)
+        return self.builder.snapshot()
+
+    # -- steps --------------------------------------------------------------------
+
+    def _merge_environment(self, resolved: ResolvedExecution) -> ExecutionEnvironment:
+        environment = merge_environment(
+            resolved.agent, resolved.environments, self.execution.spec.runtime_env
+        )
+        self.deps.secrets.register(self.execution_id, environment.secret_values)
+        self.redact = Redactor(environment.secret_values)
+        return environment
+
+    async def _write_skills(self, resolved: ResolvedExecution, sandbox: OpenedSandbox) -> str:
+        if not resolved.skills:
+            return ""
+        writer = SkillWriter(sandbox=sandbox.backend, root_dir=sandbox.root_dir, mode=sandbox.mode)  # type: ignore[arg-type]
+        paths = await writer.write_skills(resolved.skills)
+        return generate_prompt_section(resolved.skills, paths)
+
+    def _start_status(self, resolved: ResolvedExecution) -> None:
+        self.builder.start(self.execution.spec.message)
+        for warning in resolved.warnings:
+            self.builder.status.messages.add(
+                type=ax.MESSAGE_SYSTEM,
+                content=self.redact(warning),
+                timestamp=self.builder.status.started_at,
+            )
+        self.reporter.changed(urgent=True)
+
+    async def _stream(self, agent: Any) -> None:
+        config = {"configurable": {"thread_id": self.thread_id}}
+        graph_input = {"messages": [{"role": "user", "content": self.execution.spec.message}]}
+        async for event in graphton.stream_events(agent, graph_input, config):  # type: ignore[arg-type]
+            self.builder.apply(event)
+            self.reporter.changed()
+
+    # -- endings -------------------------------------------------------------------
+
+    async def _end_failed(self, message: str) -> None:
+        log.warning("execution %s: failed: %s", self.execution_id, self.redact(message))
+        self.builder.fail(message)
+        await self.reporter.finish(self.final_push_deadline)
+
+    async def _end_cancelled(self) -> None:
+        log.info("execution %s: cancelled", self.execution_id)
+        if self.sandbox is not None:
+            self.sandbox.kill_running_commands()
+        self.builder.cancel()
+        await self.reporter.finish(self.final_push_deadline)
+
+
+def _final_push_deadline() -> float:
+    timeout = temporalio.activity.info().start_to_close_timeout
+    window = (
+        timeout.total_seconds() - FINAL_PUSH_MARGIN_S
+        if timeout is not None
+        else DEFAULT_FINAL_PUSH_WINDOW_S
+    )
+    return time.monotonic() + max(window, 1.0)
+
+
+def describe_agent_error(error: BaseException, provider: str) -> str:
+    """What went wrong in the agent's run, in words a user can act on."""
+    name = type(error).__name__
+    if "Connection" in name or isinstance(error, ConnectionError):
+        return (
+            f"the model provider {provider!r} could not be reached ({name}: {error}); "
+            "check the provider's URL (STIGMER_LLM_BASE_URL, OLLAMA_BASE_URL) and the network"
+        )
+    if "Authentication" in name or "PermissionDenied" in name:
+        return (
+            f"the model provider {provider!r} refused the API key ({name}); "
+            "check STIGMER_LLM_API_KEY or the provider's own key variable"
+        )
+    return f"{name}: {error}"

@@ -1,0 +1,246 @@
+"""`StatusBuilder`: graphton's agent events -> one `AgentExecutionStatus`.
+
+What the status holds is CONTRACT.md's "What a good status holds": the user's
+message, one AI message per turn, one tool call per call id with its state,
+the todo list, one subagent execution per `task` call (its own tool calls kept
+out of the parent's list), RFC 3339 UTC times. Every text passes the
+execution's `Redactor`, and every text is capped so the status stays far below
+Temporal's 2 MB payload limit whatever the agent does (`fit_to_budget`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+import graphton
+from agent_runner import wire
+
+ax = wire.agentexecution
+
+TOOL_RESULT_LIMIT = 16 * 1024
+"""Characters of one tool result kept in the status; the rest is cut, and said so."""
+TEXT_LIMIT = 64 * 1024
+"""Characters of one message, argument value or subagent output kept in the status."""
+STATUS_BUDGET_BYTES = 1024 * 1024
+"""The returned and pushed status is kept under this size (Temporal refuses 2 MB)."""
+
+TODO_STATUS = {
+    "pending": ax.TODO_PENDING,
+    "in_progress": ax.TODO_IN_PROGRESS,
+    "completed": ax.TODO_COMPLETED,
+    "cancelled": ax.TODO_CANCELLED,
+}
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def cap(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... cut: {len(text) - limit} more characters not kept in the status]"
+
+
+class StatusBuilder:
+    """Applies events in order; `status` is the current whole status."""
+
+    def __init__(self, redact: Callable[[str], str], clock: Callable[[], str] = utc_now) -> None:
+        self.status = ax.AgentExecutionStatus()
+        self._redact = redact
+        self._clock = clock
+        self._open_ai_message: ax.AgentMessage | None = None
+        self._tool_calls: dict[str, ax.ToolCall] = {}
+        self._subagents: dict[str, ax.SubAgentExecution] = {}
+
+    def _text(self, text: str, limit: int = TEXT_LIMIT) -> str:
+        return cap(self._redact(text), limit)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self, message: str) -> None:
+        now = self._clock()
+        self.status.phase = ax.EXECUTION_IN_PROGRESS
+        self.status.started_at = now
+        self.status.messages.add(type=ax.MESSAGE_HUMAN, content=self._text(message), timestamp=now)
+
+    def complete(self) -> None:
+        self.status.phase = ax.EXECUTION_COMPLETED
+        self.status.completed_at = self._clock()
+
+    def fail(self, error: str) -> None:
+        self._close_running(ax.TOOL_CALL_FAILED, "the execution failed before this call finished")
+        self.status.phase = ax.EXECUTION_FAILED
+        self.status.error = self._text(error)
+        self.status.completed_at = self._clock()
+
+    def cancel(self) -> None:
+        self._close_running(ax.TOOL_CALL_FAILED, "cancelled")
+        self.status.phase = ax.EXECUTION_CANCELLED
+        self.status.completed_at = self._clock()
+
+    def _close_running(self, state: int, error: str) -> None:
+        now = self._clock()
+        for call in self.status.tool_calls:
+            if call.status == ax.TOOL_CALL_RUNNING:
+                call.status, call.error, call.completed_at = state, error, now  # type: ignore[assignment]
+        for sub in self.status.sub_agent_executions:
+            if sub.status == ax.SUB_AGENT_IN_PROGRESS:
+                sub.status, sub.error, sub.completed_at = ax.SUB_AGENT_FAILED, error, now
+
+    # -- events ------------------------------------------------------------------
+
+    def apply(self, event: graphton.AgentEvent) -> None:
+        if event.subagent is not None:
+            self._apply_subagent_event(event)
+            return
+        match event:
+            case graphton.AITextDelta():
+                self._ai_message().content = cap(
+                    self._ai_message().content + self._redact(event.text), TEXT_LIMIT
+                )
+            case graphton.AIMessageCompleted():
+                message = self._ai_message()
+                message.content = self._text(event.text)
+                for call in event.tool_calls:
+                    message.tool_calls.add(
+                        id=call["id"], name=call["name"], args=self._struct(call["args"])
+                    )
+                self._open_ai_message = None
+            case graphton.ToolStarted():
+                self._tool_started(event)
+            case graphton.ToolFinished():
+                self._tool_finished(event)
+            case graphton.TodosUpdated():
+                self._todos(event.todos)
+            case graphton.SubagentStarted():
+                self._subagents[event.call_id] = self.status.sub_agent_executions.add(
+                    id=event.call_id,
+                    name=event.subagent_type,
+                    input=self._text(event.description),
+                    status=ax.SUB_AGENT_IN_PROGRESS,
+                    started_at=self._clock(),
+                )
+            case graphton.SubagentFinished():
+                sub = self._subagents.get(event.call_id)
+                if sub is not None:
+                    sub.output = self._text(event.output)
+                    sub.status = ax.SUB_AGENT_FAILED if event.error else ax.SUB_AGENT_COMPLETED
+                    sub.error = self._text(event.error or "")
+                    sub.completed_at = self._clock()
+
+    def _ai_message(self) -> ax.AgentMessage:
+        if self._open_ai_message is None:
+            self._open_ai_message = self.status.messages.add(
+                type=ax.MESSAGE_AI, timestamp=self._clock()
+            )
+        return self._open_ai_message
+
+    def _tool_started(self, event: graphton.ToolStarted) -> None:
+        if event.call_id in self._tool_calls:
+            return  # the same call reported twice (a resumed run): keep the first
+        self._tool_calls[event.call_id] = self.status.tool_calls.add(
+            id=event.call_id,
+            name=event.name,
+            args=self._struct(event.args),
+            status=ax.TOOL_CALL_RUNNING,
+            started_at=self._clock(),
+        )
+
+    def _tool_finished(self, event: graphton.ToolFinished) -> None:
+        call = self._tool_calls.get(event.call_id)
+        if call is None:
+            self._tool_started(graphton.ToolStarted(call_id=event.call_id, name=event.name))
+            call = self._tool_calls[event.call_id]
+        call.result = self._text(event.result, TOOL_RESULT_LIMIT)
+        call.status = ax.TOOL_CALL_FAILED if event.failed else ax.TOOL_CALL_COMPLETED
+        call.error = self._text(event.error or "")
+        call.completed_at = self._clock()
+
+    def _apply_subagent_event(self, event: graphton.AgentEvent) -> None:
+        """A subagent's own work stays out of the parent's lists; only a count is kept."""
+        sub = self._subagents.get(event.subagent or "")
+        if sub is not None and isinstance(event, graphton.ToolStarted):
+            count = (
+                sub.metadata.fields["tool_calls"].number_value if sub.HasField("metadata") else 0
+            )
+            sub.metadata.update({"tool_calls": count + 1})
+
+    def _todos(self, todos: tuple[graphton.Todo, ...]) -> None:
+        now = self._clock()
+        previous = {
+            key: (item.status, item.created_at, item.updated_at)
+            for key, item in self.status.todos.items()
+        }
+        self.status.todos.clear()
+        seen: dict[str, int] = {}
+        for todo in todos:
+            key = _todo_id(todo.content, seen)
+            state = TODO_STATUS.get(todo.status, ax.TODO_STATUS_UNSPECIFIED)
+            old_state, created, updated = previous.get(key, (None, now, now))
+            item = self.status.todos[key]
+            item.id, item.content, item.status = key, self._text(todo.content), state
+            item.created_at = created
+            item.updated_at = updated if old_state == state else now
+
+    def _struct(self, values: Mapping[str, Any]) -> struct_pb2.Struct:
+        struct = struct_pb2.Struct()
+        struct.update({key: self._json_value(value) for key, value in values.items()})
+        return struct
+
+    def _json_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._text(value)
+        if isinstance(value, Mapping):
+            return {str(k): self._json_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._json_value(v) for v in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self._text(str(value))
+
+    def snapshot(self) -> ax.AgentExecutionStatus:
+        """A copy of the status that fits the payload budget."""
+        copy = ax.AgentExecutionStatus()
+        copy.CopyFrom(self.status)
+        fit_to_budget(copy)
+        return copy
+
+
+def _todo_id(content: str, seen: dict[str, int]) -> str:
+    """Stable across updates: the same text keeps its id; repeated texts get a suffix."""
+    digest = hashlib.sha256(content.strip().encode()).hexdigest()[:12]
+    seen[digest] = seen.get(digest, 0) + 1
+    return f"todo-{digest}" if seen[digest] == 1 else f"todo-{digest}-{seen[digest]}"
+
+
+def fit_to_budget(status: ax.AgentExecutionStatus, budget: int = STATUS_BUDGET_BYTES) -> None:
+    """Shrink the oldest bulky fields until the status serializes under `budget` bytes."""
+    if status.ByteSize() <= budget:
+        return
+    short = 512
+    for call in status.tool_calls:
+        call.result = cap(call.result, short)
+        call.args.Clear()
+        call.args.update({"note": "arguments cut to fit the status size limit"})
+        if status.ByteSize() <= budget:
+            return
+    for message in status.messages:
+        message.content = cap(message.content, short)
+        for call in message.tool_calls:
+            call.args.Clear()
+        if status.ByteSize() <= budget:
+            return
+    for sub in status.sub_agent_executions:
+        sub.input, sub.output = cap(sub.input, short), cap(sub.output, short)
+    if status.ByteSize() > budget:
+        # Thousands of calls: keep the newest ones.
+        while status.ByteSize() > budget and len(status.tool_calls) > 1:
+            del status.tool_calls[0]
+        while status.ByteSize() > budget and len(status.messages) > 2:
+            del status.messages[1]

