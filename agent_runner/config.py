@@ -66,6 +66,8 @@ class TemporalConfig:
     """Queue this worker polls for activities."""
     max_concurrency: int
     """Activities run at once by one worker."""
+    graceful_shutdown_s: int = 30
+    """After SIGTERM, how long running executions may finish before they are cancelled."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,7 @@ def _load(read: _Reader) -> Config:
                 "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE", "agent_execution_runner"
             ),
             max_concurrency=read.integer("TEMPORAL_MAX_CONCURRENCY", 10, 1, 1000) or 10,
+            graceful_shutdown_s=read.integer("WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30, 0, 3600) or 0,
         ),
         backend=_load_backend(read, local),
         sandbox=SandboxConfig(

@@ -34,8 +34,6 @@ from agent_runner.sandboxes import SandboxManager
 
 log = logging.getLogger(__name__)
 
-GRACEFUL_SHUTDOWN = timedelta(seconds=30)
-"""How long in-flight executions may finish after SIGTERM before they are cancelled."""
 HEARTBEAT_THROTTLE = timedelta(seconds=2)
 """Heartbeats reach the server at least this often, so cancellations arrive within seconds."""
 
@@ -81,7 +79,7 @@ def runner_worker(client: Client, config: Config, deps: RunnerDeps) -> Worker:
         task_queue=config.temporal.task_queue,
         activities=runner_activities(deps),
         max_concurrent_activities=config.temporal.max_concurrency,
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        graceful_shutdown_timeout=timedelta(seconds=config.temporal.graceful_shutdown_s),
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
@@ -130,4 +128,7 @@ async def run_worker(
                 await stack.enter_async_context(worker)
             print(banner(config), flush=True)
             await stop.wait()
-            log.info("stopping: no new work; in-flight executions get %s", GRACEFUL_SHUTDOWN)
+            log.info(
+                "stopping: no new work; running executions get %ss to finish",
+                config.temporal.graceful_shutdown_s,
+            )

@@ -13,18 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_runner import wire
+from agent_runner.status.phases import FINAL_PHASES
+
+__all__ = ["FINAL_PHASES", "ExecutionSummary", "Store", "merge_status", "now_rfc3339"]
 
 AgentExecution = wire.agentexecution.AgentExecution
 AgentExecutionStatus = wire.agentexecution.AgentExecutionStatus
 Session = wire.session.Session
-
-FINAL_PHASES = frozenset(
-    {
-        wire.agentexecution.EXECUTION_COMPLETED,
-        wire.agentexecution.EXECUTION_FAILED,
-        wire.agentexecution.EXECUTION_CANCELLED,
-    }
-)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (

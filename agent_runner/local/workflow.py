@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from agent_runner import wire
     from agent_runner.backend import BackendClient
     from agent_runner.status.builder import utc_now
+    from agent_runner.status.phases import FINAL_PHASES
 
 ORCHESTRATOR_TASK_QUEUE = "agent_execution_stigmer"
 RUNNER_TASK_QUEUE = "agent_execution_runner"
@@ -94,13 +95,17 @@ def _failure_message(err: ActivityError) -> str:
 
 
 class RecordExecutionFailure:
-    """Activity of the orchestrator's worker: mark the execution FAILED in the backend."""
+    """Activity of the orchestrator's worker: mark the execution FAILED in the backend,
+    unless the runner already ended it (it pushes CANCELLED or FAILED itself)."""
 
     def __init__(self, backend: BackendClient) -> None:
         self._backend = backend
 
     @activity.defn(name="RecordExecutionFailure")
     async def record(self, execution_id: str, error: str) -> None:
+        current = await self._backend.get_execution(execution_id)
+        if current.status.phase in FINAL_PHASES:
+            return
         status = wire.agentexecution.AgentExecutionStatus(
             phase=wire.agentexecution.EXECUTION_FAILED, error=error, completed_at=utc_now()
         )

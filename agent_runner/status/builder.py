@@ -220,27 +220,49 @@ def _todo_id(content: str, seen: dict[str, int]) -> str:
 
 
 def fit_to_budget(status: ax.AgentExecutionStatus, budget: int = STATUS_BUDGET_BYTES) -> None:
-    """Shrink the oldest bulky fields until the status serializes under `budget` bytes."""
-    if status.ByteSize() <= budget:
+    """Shrink the oldest bulky fields, then drop the oldest entries, until the status
+    serializes under `budget` bytes. Linear in the size of the status."""
+    size = status.ByteSize()
+    if size <= budget:
         return
-    short = 512
+    target = budget - _SIZE_MARGIN
     for call in status.tool_calls:
-        call.result = cap(call.result, short)
-        call.args.Clear()
-        call.args.update({"note": "arguments cut to fit the status size limit"})
-        if status.ByteSize() <= budget:
+        before = call.ByteSize()
+        call.result = cap(call.result, _SHORT)
+        if call.args.fields:
+            call.args.Clear()
+            call.args.update({"note": "arguments cut to fit the status size limit"})
+        size -= before - call.ByteSize()
+        if size <= target:
             return
     for message in status.messages:
-        message.content = cap(message.content, short)
+        before = message.ByteSize()
+        message.content = cap(message.content, _SHORT)
         for call in message.tool_calls:
             call.args.Clear()
-        if status.ByteSize() <= budget:
+        size -= before - message.ByteSize()
+        if size <= target:
             return
     for sub in status.sub_agent_executions:
-        sub.input, sub.output = cap(sub.input, short), cap(sub.output, short)
-    if status.ByteSize() > budget:
-        # Thousands of calls: keep the newest ones.
-        while status.ByteSize() > budget and len(status.tool_calls) > 1:
-            del status.tool_calls[0]
-        while status.ByteSize() > budget and len(status.messages) > 2:
-            del status.messages[1]
+        before = sub.ByteSize()
+        sub.input, sub.output = cap(sub.input, _SHORT), cap(sub.output, _SHORT)
+        size -= before - sub.ByteSize()
+    # Still too big: thousands of entries. Keep the newest ones (and the user's message).
+    size -= _drop_oldest(status.tool_calls, size - target, keep_first=False)
+    _drop_oldest(status.messages, size - target, keep_first=True)
+
+
+_SHORT = 512
+_SIZE_MARGIN = 4096
+"""Headroom for the few bytes of length prefixes the running size estimate ignores."""
+
+
+def _drop_oldest(entries: Any, excess: int, *, keep_first: bool) -> int:
+    """Delete the oldest entries whose sizes add up to `excess`; returns the bytes freed."""
+    start = 1 if keep_first else 0
+    end, freed = start, 0
+    while freed < excess and end < len(entries) - 1:
+        freed += entries[end].ByteSize() + 4  # tag and length prefix
+        end += 1
+    del entries[start:end]
+    return freed

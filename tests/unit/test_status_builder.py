@@ -1,0 +1,160 @@
+"""StatusBuilder: events in, the contract's status out."""
+
+from __future__ import annotations
+
+import itertools
+
+import graphton
+from agent_runner import wire
+from agent_runner.redaction import Redactor
+from agent_runner.status.builder import (
+    STATUS_BUDGET_BYTES,
+    TOOL_RESULT_LIMIT,
+    StatusBuilder,
+    fit_to_budget,
+)
+
+ax = wire.agentexecution
+
+
+def builder(secrets: tuple[str, ...] = ()) -> StatusBuilder:
+    ticks = itertools.count()
+    return StatusBuilder(
+        redact=Redactor(secrets), clock=lambda: f"2026-11-21T10:00:{next(ticks):02d}.000Z"
+    )
+
+
+def test_text_deltas_build_one_ai_message_per_turn() -> None:
+    status = builder()
+    status.start("hi")
+    for piece in ("Hel", "lo"):
+        status.apply(graphton.AITextDelta(text=piece))
+    status.apply(graphton.AIMessageCompleted(text="Hello"))
+    status.apply(graphton.AITextDelta(text="Second"))
+    status.apply(graphton.AIMessageCompleted(text="Second turn"))
+    assert [(m.type, m.content) for m in status.status.messages] == [
+        (ax.MESSAGE_HUMAN, "hi"),
+        (ax.MESSAGE_AI, "Hello"),
+        (ax.MESSAGE_AI, "Second turn"),
+    ]
+    assert status.status.phase == ax.EXECUTION_IN_PROGRESS
+
+
+def test_each_tool_call_once_by_id_even_with_equal_name_and_args() -> None:
+    status = builder()
+    for call_id in ("a", "b"):
+        status.apply(graphton.ToolStarted(call_id=call_id, name="execute", args={"command": "ls"}))
+    status.apply(graphton.ToolFinished(call_id="a", name="execute", result="ok", exit_code=0))
+    status.apply(
+        graphton.ToolFinished(
+            call_id="b",
+            name="execute",
+            result="no",
+            exit_code=2,
+            error="command exited with code 2",
+        )
+    )
+    calls = status.status.tool_calls
+    assert [(c.id, c.status, c.error) for c in calls] == [
+        ("a", ax.TOOL_CALL_COMPLETED, ""),
+        ("b", ax.TOOL_CALL_FAILED, "command exited with code 2"),
+    ]
+    assert calls[0].args["command"] == "ls"
+    assert calls[0].started_at < calls[0].completed_at
+
+
+def test_subagent_work_stays_out_of_the_parent_lists() -> None:
+    status = builder()
+    status.apply(graphton.ToolStarted(call_id="t1", name="task", args={"description": "d"}))
+    status.apply(
+        graphton.SubagentStarted(call_id="t1", subagent_type="researcher", description="d")
+    )
+    status.apply(graphton.AITextDelta(text="inner", subagent="t1"))
+    status.apply(graphton.ToolStarted(call_id="x", name="ls", subagent="t1"))
+    status.apply(graphton.ToolFinished(call_id="x", name="ls", result="[]", subagent="t1"))
+    status.apply(graphton.ToolFinished(call_id="t1", name="task", result="found it"))
+    status.apply(
+        graphton.SubagentFinished(call_id="t1", subagent_type="researcher", output="found it")
+    )
+    assert [c.id for c in status.status.tool_calls] == ["t1"]
+    assert list(status.status.messages) == []
+    [sub] = status.status.sub_agent_executions
+    assert (sub.id, sub.name, sub.input, sub.output, sub.status) == (
+        "t1",
+        "researcher",
+        "d",
+        "found it",
+        ax.SUB_AGENT_COMPLETED,
+    )
+    assert sub.metadata["tool_calls"] == 1
+
+
+def test_todos_get_stable_ids_and_times() -> None:
+    status = builder()
+    status.apply(
+        graphton.TodosUpdated(
+            todos=(graphton.Todo("plan", "in_progress"), graphton.Todo("write", "pending"))
+        )
+    )
+    first = {t.content: (key, t.created_at, t.updated_at) for key, t in status.status.todos.items()}
+    status.apply(
+        graphton.TodosUpdated(
+            todos=(graphton.Todo("write", "in_progress"), graphton.Todo("plan", "completed"))
+        )
+    )
+    second = {t.content: (key, t) for key, t in status.status.todos.items()}
+    assert second["plan"][0] == first["plan"][0]
+    assert second["plan"][1].status == ax.TODO_COMPLETED
+    assert second["plan"][1].created_at == first["plan"][1]
+    assert second["plan"][1].updated_at != first["plan"][2]
+
+
+def test_secrets_are_masked_everywhere_text_goes() -> None:
+    status = builder(secrets=("s3cr3t",))
+    status.start("use s3cr3t")
+    status.apply(graphton.AITextDelta(text="the key is s3cr3t"))
+    status.apply(graphton.AIMessageCompleted(text="the key is s3cr3t"))
+    status.apply(graphton.ToolStarted(call_id="c", name="execute", args={"command": "echo s3cr3t"}))
+    status.apply(
+        graphton.ToolFinished(call_id="c", name="execute", result="s3cr3t", error="s3cr3t")
+    )
+    status.fail("boom s3cr3t")
+    assert "s3cr3t" not in str(status.status)
+    assert status.status.error == "boom ***"
+
+
+def test_long_results_are_cut_and_marked() -> None:
+    status = builder()
+    status.apply(graphton.ToolStarted(call_id="c", name="execute"))
+    status.apply(graphton.ToolFinished(call_id="c", name="execute", result="x" * 100_000))
+    result = status.status.tool_calls[0].result
+    assert result.startswith("x" * TOOL_RESULT_LIMIT)
+    assert "more characters not kept in the status" in result
+    assert len(result) < TOOL_RESULT_LIMIT + 100
+
+
+def test_thousands_of_calls_still_fit_the_budget() -> None:
+    status = builder()
+    for n in range(3000):
+        status.apply(graphton.ToolStarted(call_id=f"c{n}", name="execute", args={"x": "y" * 500}))
+        status.apply(graphton.ToolFinished(call_id=f"c{n}", name="execute", result="r" * 5000))
+    assert status.status.ByteSize() > STATUS_BUDGET_BYTES
+    snapshot = status.snapshot()
+    assert snapshot.ByteSize() <= STATUS_BUDGET_BYTES
+    assert snapshot.tool_calls[-1].id == "c2999"  # the newest calls are the ones kept
+
+
+def test_fit_to_budget_leaves_small_statuses_alone() -> None:
+    status = ax.AgentExecutionStatus(tool_calls=[ax.ToolCall(id="a", result="short")])
+    fit_to_budget(status)
+    assert status.tool_calls[0].result == "short"
+
+
+def test_cancel_and_fail_close_running_calls_and_set_the_phase() -> None:
+    status = builder()
+    status.apply(graphton.ToolStarted(call_id="c", name="execute"))
+    status.cancel()
+    assert status.status.phase == ax.EXECUTION_CANCELLED
+    assert status.status.tool_calls[0].status == ax.TOOL_CALL_FAILED
+    assert status.status.tool_calls[0].error == "cancelled"
+    assert status.status.completed_at

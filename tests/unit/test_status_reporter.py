@@ -1,0 +1,104 @@
+"""StatusReporter: coalesced, never blocking, retried, final push guaranteed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from agent_runner import wire
+from agent_runner.backend import BackendUnavailable
+from agent_runner.status import StatusReporter
+from tests.helpers import async_wait_until
+
+pytestmark = pytest.mark.anyio
+
+Status = wire.agentexecution.AgentExecutionStatus
+
+
+class Backend:
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.down = False
+        self.delay = 0.0
+
+    async def push(self, status: Status) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.down:
+            raise BackendUnavailable("down", "UNAVAILABLE")
+        self.received.append(status.error)
+
+
+async def test_a_burst_of_changes_is_coalesced_into_few_pushes() -> None:
+    backend, status = Backend(), Status()
+    reporter = StatusReporter(backend.push, lambda: status, interval_s=0.1)
+    reporter.start()
+    for n in range(500):
+        status.error = f"v{n}"
+        reporter.changed()
+        await asyncio.sleep(0.001)
+    assert await reporter.finish(time.monotonic() + 5)
+    assert backend.received[-1] == "v499"
+    assert len(backend.received) < 50
+
+
+async def test_urgent_changes_skip_the_interval() -> None:
+    backend, status = Backend(), Status()
+    reporter = StatusReporter(backend.push, lambda: status, interval_s=60)
+    reporter.start()
+    status.error = "first"
+    reporter.changed(urgent=True)
+    await async_wait_until(lambda: backend.received == ["first"], within=5)
+    await reporter.finish(time.monotonic() + 5)
+
+
+async def test_a_stuck_backend_never_blocks_the_caller() -> None:
+    release = asyncio.Event()
+    pushed: list[str] = []
+    status = Status()
+
+    async def stuck_push(current: Status) -> None:
+        await release.wait()
+        pushed.append(current.error)
+
+    reporter = StatusReporter(stuck_push, lambda: status, interval_s=0.01)
+    reporter.start()
+    reporter.changed(urgent=True)
+    await asyncio.sleep(0.05)  # the first push is now in flight, waiting on `release`
+    for n in range(1000):
+        status.error = f"v{n}"
+        reporter.changed()  # returns at once although the backend never answers
+    release.set()
+    assert await reporter.finish(time.monotonic() + 10)
+    assert pushed[-1] == "v999"
+
+
+async def test_pushes_retry_while_the_backend_is_down_and_the_final_one_lands() -> None:
+    backend, status = Backend(), Status()
+    backend.down = True
+    reporter = StatusReporter(backend.push, lambda: status, interval_s=0.01, max_backoff_s=0.05)
+    reporter.start()
+    status.error = "during outage"
+    reporter.changed(urgent=True)
+    await async_wait_until(lambda: reporter.failures >= 3, within=5)
+    status.error = "final"
+
+    async def recover() -> None:
+        await asyncio.sleep(0.3)
+        backend.down = False
+
+    recovery = asyncio.create_task(recover())
+    assert await reporter.finish(time.monotonic() + 10)
+    await recovery
+    assert backend.received[-1] == "final"
+
+
+async def test_the_final_push_gives_up_at_the_deadline_without_raising() -> None:
+    backend, status = Backend(), Status()
+    backend.down = True
+    reporter = StatusReporter(backend.push, lambda: status, interval_s=0.01, max_backoff_s=0.05)
+    reporter.start()
+    assert await reporter.finish(time.monotonic() + 0.3) is False
+    assert backend.received == []
