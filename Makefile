@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
-	$(BIN)/agent-runner --help
+	$(BIN)/agent-runner demo
 
 test: lint typecheck unit
 

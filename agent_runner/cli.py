@@ -14,12 +14,16 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rich.console import Console
+
 from agent_runner import __version__
 from agent_runner.config import Config
 from agent_runner.errors import AgentRunnerError, ConfigError
 from agent_runner.local.daemon import DEFAULT_LISTEN, DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, ManifestError, load_catalog
+from agent_runner.local.run_command import RunRequest, list_command, logs_command, run_command
 from agent_runner.local.signals import stop_event_on_signals
+from agent_runner.local.stack import LocalStack, ensure_provider_key, stdin_is_terminal
 from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
 from agent_runner.logs import configure_logging
 from agent_runner.worker import run_worker
@@ -37,12 +41,21 @@ def _config_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _daemon_command(args: argparse.Namespace) -> int:
-    config = Config.load_from_env({**os.environ, "MODE": "local"})
-    configure_logging(config.log_level)
+def _local_config() -> Config:
+    """Local commands always run in MODE=local, whatever MODE the shell has."""
+    return Config.load_from_env({**os.environ, "MODE": "local"})
+
+
+def _catalog_dirs(args: argparse.Namespace) -> tuple[Path, Path | None]:
     resources_dir = Path(args.resources) if args.resources else DEFAULT_RESOURCES_DIR
     skills_dir = Path(args.skills)
-    catalog = load_catalog(resources_dir, skills_dir if skills_dir.is_dir() else None)
+    return resources_dir, skills_dir if skills_dir.is_dir() else None
+
+
+def _daemon_command(args: argparse.Namespace) -> int:
+    config = _local_config()
+    configure_logging(config.log_level)
+    catalog = load_catalog(*_catalog_dirs(args))
     settings = DaemonSettings(
         listen=args.listen, token=config.backend.api_key.reveal(), data_dir=config.data_dir
     )
@@ -80,6 +93,88 @@ def _worker_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up_command(args: argparse.Namespace) -> int:
+    config = ensure_provider_key(_local_config(), interactive=stdin_is_terminal())
+    configure_logging(config.log_level)
+    catalog = load_catalog(*_catalog_dirs(args))
+
+    async def serve() -> None:
+        stop = stop_event_on_signals()
+        stack = LocalStack(config=config, catalog=catalog, announce=False)
+        await stack.start()
+        print(stack.banner(), flush=True)
+        print("press Ctrl-C to stop everything", flush=True)
+        try:
+            ended = asyncio.create_task(stack.wait_until_stopped())
+            await asyncio.wait(
+                {ended, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            await stack.stop()
+        print("stopped", flush=True)
+
+    asyncio.run(serve())
+    return 0
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    config = _local_config()
+    log_dir = config.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(config.log_level, log_dir / "run.log")
+    resources_dir, skills_dir = _catalog_dirs(args)
+    request = RunRequest(
+        message=args.message,
+        agent=args.agent,
+        session=args.session,
+        model=args.model,
+        json_output=args.json,
+        resources_dir=resources_dir,
+        skills_dir=skills_dir,
+    )
+    return asyncio.run(run_command(config, request, Console()))
+
+
+DEMO_MESSAGE = (
+    "Survey this workspace: measure it with the repo-stats skill, find open TODO/FIXME "
+    "markers with the todo-scan skill, and write a short report to reports/README.md."
+)
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    args.message, args.agent, args.session, args.model, args.json = (
+        DEMO_MESSAGE,
+        "demo",
+        None,
+        None,
+        False,
+    )
+    return _run_command(args)
+
+
+def _list_command(args: argparse.Namespace) -> int:
+    return list_command(_local_config(), Console(), args.limit)
+
+
+def _logs_command(args: argparse.Namespace) -> int:
+    return logs_command(_local_config(), Console(), args.execution_id)
+
+
+def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resources",
+        default=os.environ.get("AGENT_RUNNER_RESOURCES_DIR"),
+        help="folder of YAML manifests (default: the example set shipped with agent-runner, "
+        "env AGENT_RUNNER_RESOURCES_DIR)",
+    )
+    parser.add_argument(
+        "--skills",
+        default=os.environ.get("AGENT_RUNNER_SKILLS_DIR", "skills"),
+        help="folder of skills, one folder each with a SKILL.md (default %(default)s, "
+        "env AGENT_RUNNER_SKILLS_DIR)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agent-runner",
@@ -105,18 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("AGENT_RUNNER_DAEMON_LISTEN", DEFAULT_LISTEN),
         help="host:port to listen on (default %(default)s, env AGENT_RUNNER_DAEMON_LISTEN)",
     )
-    daemon.add_argument(
-        "--resources",
-        default=os.environ.get("AGENT_RUNNER_RESOURCES_DIR"),
-        help="folder of YAML manifests (default: the example set shipped with agent-runner, "
-        "env AGENT_RUNNER_RESOURCES_DIR)",
-    )
-    daemon.add_argument(
-        "--skills",
-        default=os.environ.get("AGENT_RUNNER_SKILLS_DIR", "skills"),
-        help="folder of skills, one folder each with a SKILL.md (default %(default)s, "
-        "env AGENT_RUNNER_SKILLS_DIR)",
-    )
+    _add_catalog_options(daemon)
     daemon.set_defaults(handler=_daemon_command)
 
     worker = commands.add_parser(
@@ -132,6 +216,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the reference orchestrator workflow (queue agent_execution_stigmer)",
     )
     worker.set_defaults(handler=_worker_command)
+
+    up = commands.add_parser(
+        "up",
+        help="start the whole local stack (Temporal, daemon, workers) until Ctrl-C",
+        description="Start the Temporal dev server (unless TEMPORAL_SERVICE_ADDRESS already "
+        "answers), the local daemon, the runner's worker and the reference workflow's worker, "
+        "in the foreground. Ctrl-C or SIGTERM stops all of it.",
+    )
+    _add_catalog_options(up)
+    up.set_defaults(handler=_up_command)
+
+    run = commands.add_parser(
+        "run",
+        help="run an agent on a message and watch it live",
+        description="Create an execution in the daemon, start the reference workflow and show "
+        "the execution live. Uses the stack of `agent-runner up` when one is running, else "
+        "starts one for this run. Exit code: 0 completed, 1 failed, 130 interrupted (Ctrl-C "
+        "cancels the execution).",
+    )
+    run.add_argument("message", help="what to ask the agent")
+    run.add_argument("--agent", default="demo", help="agent slug (default %(default)s)")
+    run.add_argument("--session", help="continue this session instead of starting a new one")
+    run.add_argument(
+        "--model",
+        help="model for this execution: a name for the configured provider, or provider:model",
+    )
+    run.add_argument("--json", action="store_true", help="print the final status as JSON only")
+    _add_catalog_options(run)
+    run.set_defaults(handler=_run_command)
+
+    demo = commands.add_parser(
+        "demo",
+        help="what `make run` shows: the demo agent surveys ./workspace with two skills",
+        description="Run the demo agent on its task: offline on the scripted model, or live "
+        "when a provider key (ANTHROPIC_API_KEY, OPENAI_API_KEY) is set.",
+    )
+    _add_catalog_options(demo)
+    demo.set_defaults(handler=_demo_command)
+
+    listing = commands.add_parser("list", help="recent executions of the local daemon")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default %(default)s)")
+    listing.set_defaults(handler=_list_command)
+
+    logs = commands.add_parser("logs", help="replay a stored execution")
+    logs.add_argument("execution_id")
+    logs.set_defaults(handler=_logs_command)
     return parser
 
 

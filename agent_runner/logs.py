@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, file: Path | None = None) -> None:
+    """Log lines to stderr, or to `file` (for commands whose terminal output is the product)."""
+    handler: logging.Handler = (
+        logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler(sys.stderr)
+    )
     logging.basicConfig(
         level=level,
-        stream=sys.stderr,
+        handlers=[handler],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )

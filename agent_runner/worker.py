@@ -105,7 +105,11 @@ def banner(config: Config) -> str:
 
 
 async def run_worker(
-    config: Config, stop: asyncio.Event, *, orchestrator_queue: str | None = None
+    config: Config,
+    stop: asyncio.Event,
+    *,
+    orchestrator_queue: str | None = None,
+    announce: bool = True,
 ) -> None:
     """Poll until `stop` is set; with the reference workflow's worker on
     `orchestrator_queue` too when one is given."""
@@ -126,7 +130,8 @@ async def run_worker(
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
-            print(banner(config), flush=True)
+            if announce:
+                print(banner(config), flush=True)
             await stop.wait()
             log.info(
                 "stopping: no new work; running executions get %ss to finish",

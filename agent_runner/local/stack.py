@@ -1,0 +1,207 @@
+"""The whole local stack in one process: Temporal dev server (a child process),
+the daemon, the runner's worker and the reference workflow's worker.
+
+`agent-runner up` runs it in the foreground; `agent-runner run` starts an
+ephemeral one (free ports, Temporal state in memory) when none is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent_runner.config import PROVIDER_KEY_VARIABLES, Config
+from agent_runner.errors import AgentRunnerError, ConfigError
+from agent_runner.local.daemon import DaemonSettings, LocalDaemon
+from agent_runner.local.manifests import Catalog
+from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
+from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
+from agent_runner.secrets import Secret
+from agent_runner.worker import run_worker
+
+log = logging.getLogger(__name__)
+
+WORKER_READY_TIMEOUT_S = 60.0
+
+
+class StackError(AgentRunnerError):
+    """A part of the local stack could not start."""
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def stack_is_running(config: Config) -> bool:
+    """Whether `up` (or anything like it) serves the configured addresses."""
+    return all(
+        port_is_taken(port, "127.0.0.1" if host in ("localhost", "") else host)
+        for host, port in (
+            split_address(config.temporal.address),
+            split_address(config.backend.endpoint),
+        )
+    )
+
+
+def ensure_provider_key(
+    config: Config,
+    *,
+    interactive: bool,
+    ask: Callable[[str], str] = getpass.getpass,
+) -> Config:
+    """The config with a key for a live provider that needs one, asked for on a terminal.
+
+    The key goes into the returned config only (handed to the in-process worker):
+    never to a file, the environment of other processes, or a log.
+    """
+    llm = config.llm
+    variable = PROVIDER_KEY_VARIABLES.get(llm.provider)
+    needs_key = variable is not None and not (llm.provider == "openai" and llm.base_url)
+    if not needs_key or llm.api_key is not None:
+        return config
+    if not interactive:
+        raise ConfigError(
+            [
+                f"{variable} is not set: STIGMER_LLM_PROVIDER={llm.provider} needs it; "
+                f"export {variable} (or run in a terminal to be asked for it)"
+            ]
+        )
+    key = ask(f"{variable} is not set. Paste it (input hidden, kept in memory only): ").strip()
+    if not key:
+        raise ConfigError([f"{variable} is not set and no key was entered"])
+    return dataclasses.replace(config, llm=dataclasses.replace(llm, api_key=Secret(key)))
+
+
+@dataclass
+class LocalStack:
+    config: Config
+    catalog: Catalog
+    ephemeral: bool = False
+    announce: bool = True
+    """Print the worker's banner (not for `run`, whose output is the execution)."""
+    temporal_server: TemporalDevServer | None = None
+    daemon: LocalDaemon | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _worker: asyncio.Task[None] | None = None
+
+    @property
+    def workspace(self) -> Path:
+        return self.config.sandbox.root_dir
+
+    async def start(self) -> None:
+        """Start every part, each ready before the next; on any failure, stop what started."""
+        self._check_daemon_port()
+        try:
+            self._start_temporal()
+            await self._start_daemon()
+            await self._start_workers()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _start_temporal(self) -> None:
+        host, port = split_address(self.config.temporal.address)
+        if not self.ephemeral and port_is_taken(port, "127.0.0.1" if host == "localhost" else host):
+            log.info("using the Temporal server already at %s", self.config.temporal.address)
+            return
+        data = self.config.data_dir
+        (data / "logs").mkdir(parents=True, exist_ok=True)
+        server = TemporalDevServer(
+            port=port,
+            ui_port=None if self.ephemeral else port + 1000,
+            db_file=None if self.ephemeral else data / "temporal.sqlite3",
+            log_file=data / "logs" / "temporal.log",
+        )
+        server.start()
+        self.temporal_server = server
+
+    def _check_daemon_port(self) -> None:
+        _, port = split_address(self.config.backend.endpoint)
+        if port_is_taken(port):
+            raise StackError(
+                f"port {port} (the daemon, STIGMER_BACKEND_ENDPOINT) is already taken; "
+                "stop what uses it (another `agent-runner up`?) or choose another port"
+            )
+
+    async def _start_daemon(self) -> None:
+        _, port = split_address(self.config.backend.endpoint)
+        settings = DaemonSettings(
+            listen=f"127.0.0.1:{port}",
+            token=self.config.backend.api_key.reveal(),
+            data_dir=self.config.data_dir,
+        )
+        self.daemon = LocalDaemon(settings, self.catalog)
+        await self.daemon.start()
+
+    async def _start_workers(self) -> None:
+        self._worker = asyncio.create_task(
+            run_worker(
+                self.config,
+                self._stop,
+                orchestrator_queue=ORCHESTRATOR_TASK_QUEUE,
+                announce=self.announce,
+            )
+        )
+        # run_worker prints its banner once both workers poll; surface early failures.
+        done, _ = await asyncio.wait({self._worker}, timeout=0.5)
+        if done:
+            self._worker.result()
+
+    async def wait_until_stopped(self) -> None:
+        """Until `stop()` is called or the worker ends on its own (then with its error)."""
+        assert self._worker is not None
+        await self._worker
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
+        if self.daemon is not None:
+            await self.daemon.stop()
+        if self.temporal_server is not None:
+            await asyncio.to_thread(self.temporal_server.stop)
+
+    def banner(self) -> str:
+        llm = self.config.llm
+        lines = [
+            "agent-runner local stack is up",
+            f"  temporal   {self.config.temporal.address}",
+        ]
+        if self.temporal_server is not None and self.temporal_server.ui_url:
+            lines.append(f"  web ui     {self.temporal_server.ui_url}")
+        lines += [
+            f"  daemon     {self.config.backend.endpoint}",
+            f"  workspace  {self.workspace}",
+            f"  data       {self.config.data_dir}",
+        ]
+        if llm.provider == "scripted":
+            lines += [
+                "  model      scripted (offline, plays a script; no API key in use)",
+                "             for a live model: export ANTHROPIC_API_KEY=... "
+                "(or OPENAI_API_KEY, or STIGMER_LLM_PROVIDER=ollama)",
+            ]
+        else:
+            lines.append(f"  model      {llm.spec}")
+        agents = sorted(agent.metadata.slug for agent in self.catalog.agents.values())
+        lines.append(f"  agents     {', '.join(agents)}")
+        return "\n".join(lines)
+
+
+def ephemeral_config(config: Config) -> Config:
+    """The config of a throwaway stack: free loopback ports for Temporal and the daemon."""
+    return dataclasses.replace(
+        config,
+        temporal=dataclasses.replace(config.temporal, address=f"127.0.0.1:{free_port()}"),
+        backend=dataclasses.replace(config.backend, endpoint=f"127.0.0.1:{free_port()}"),
+    )
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
