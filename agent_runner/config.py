@@ -93,6 +93,8 @@ class DaytonaConfig:
     target: str | None
     snapshot_id: str | None
     """Snapshot new sandboxes start from (`DAYTONA_DEV_TOOLS_SNAPSHOT_ID`)."""
+    work_dir: str = "/home/daytona"
+    """Where commands run and skills are written inside a sandbox."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,7 @@ def _load(read: _Reader) -> Config:
             api_url=read.optional("DAYTONA_API_URL"),
             target=read.optional("DAYTONA_TARGET"),
             snapshot_id=read.optional("DAYTONA_DEV_TOOLS_SNAPSHOT_ID"),
+            work_dir=read.text("DAYTONA_WORK_DIR", "/home/daytona"),
         ),
         redis=None if local else _load_redis(read),
         llm=_load_llm(read, local),

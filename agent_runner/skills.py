@@ -128,6 +128,11 @@ class SkillWriter:
         self.mode = mode
         self.sandbox = sandbox
         self.root_dir = Path(root_dir) if root_dir is not None else None
+        # Where the agent's tools see the skills: the local sandbox's virtual root,
+        # or the remote sandbox's working folder (its commands run there too).
+        self._visible_root = (
+            "" if mode == "filesystem" else str(getattr(sandbox, "root_dir", "")).rstrip("/")
+        )
 
     async def write_skills(self, skills: Sequence[ResolvedSkill]) -> dict[str, str]:
         """Write every skill; returns skill id -> path of its SKILL.md as the agent sees it.
@@ -150,7 +155,7 @@ class SkillWriter:
                     (f"{base}/{name}", data, executable) for name, data, executable in entries
                 ]
             files.append((f"{base}/{SKILL_FILE}", skill.skill.spec.skill_md.encode(), False))
-            paths[skill.id] = f"/{base}/{SKILL_FILE}"
+            paths[skill.id] = f"{self._visible_root}/{base}/{SKILL_FILE}"
         if self.mode == "filesystem":
             self._write_files(files)
         else:
@@ -173,14 +178,15 @@ class SkillWriter:
                 ) from err
 
     async def _upload_files(self, files: list[tuple[str, bytes, bool]]) -> None:
+        root = self._visible_root
         responses = await self.sandbox.aupload_files(
-            [(f"/{path}", data) for path, data, _ in files]
+            [(f"{root}/{path}", data) for path, data, _ in files]
         )
         failed = [r for r in responses if r.error]
         if failed:
-            skill = PurePosixPath(failed[0].path.lstrip("/")).parts[1]
+            skill = PurePosixPath(failed[0].path[len(root) :].lstrip("/")).parts[1]
             raise RuntimeError(f"uploading skill {skill!r} failed: {failed[0].error}")
-        executables = [f"/{path}" for path, _, executable in files if executable]
+        executables = [f"{root}/{path}" for path, _, executable in files if executable]
         if executables:
             await self.sandbox.make_executable(executables)
 

@@ -116,11 +116,15 @@ async def run_worker(
     secrets = SecretRegistry()
     install_log_filter(secrets)
     client = await connect_temporal(config)
-    async with BackendClient(config.backend) as backend, open_checkpointer(config) as saver:
+    async with (
+        BackendClient(config.backend) as backend,
+        open_checkpointer(config) as saver,
+        contextlib.aclosing(SandboxManager(config, backend)) as sandboxes,
+    ):
         deps = RunnerDeps(
             config=config,
             backend=backend,
-            sandboxes=SandboxManager(config),
+            sandboxes=sandboxes,
             secrets=secrets,
             checkpointer=saver,
         )

@@ -27,6 +27,7 @@ from graphton.events import (
 from graphton.models import create_chat_model
 from graphton.sandbox import (
     TIMEOUT_EXIT_CODE,
+    DaytonaBackend,
     ExecutionResult,
     FilesystemBackend,
     create_sandbox_backend,
@@ -38,6 +39,7 @@ __all__ = [
     "AIMessageCompleted",
     "AITextDelta",
     "AgentEvent",
+    "DaytonaBackend",
     "ExecutionResult",
     "FilesystemBackend",
     "GraphtonError",

@@ -107,7 +107,9 @@ class _ExecutionRun:
         try:
             resolved = await resolve_execution(self.deps.backend, self.execution)
             environment = self._merge_environment(resolved)
-            self.sandbox = await self.deps.sandboxes.open(environment.values, self.redact)
+            self.sandbox = await self.deps.sandboxes.open(
+                environment.values, self.redact, resolved.session
+            )
             skills_section = await self._write_skills(resolved, self.sandbox)
             agent = build_agent(
                 model=build_chat_model(

@@ -5,6 +5,7 @@ all on the scripted model."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -98,10 +99,16 @@ class Stack:
 
 
 def stack_config(
-    temporal_address: str, daemon_port: int, workspace: Path, data_dir: Path, runner_queue: str
+    temporal_address: str,
+    daemon_port: int,
+    workspace: Path,
+    data_dir: Path,
+    runner_queue: str,
+    extra: dict[str, str] | None = None,
 ) -> Config:
     return Config.load_from_env(
         {
+            **(extra or {}),
             "MODE": "local",
             "TEMPORAL_SERVICE_ADDRESS": temporal_address,
             "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE": runner_queue,
@@ -114,15 +121,22 @@ def stack_config(
     )
 
 
-@pytest.fixture
-async def stack(temporal_server: TemporalDevServer, tmp_path: Path) -> AsyncIterator[Stack]:
+@contextlib.asynccontextmanager
+async def running_stack(
+    temporal_server: TemporalDevServer, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
     catalog = load_catalog(DEFAULT_RESOURCES_DIR, REPO_ROOT / "skills")
     port = free_port()
     settings = DaemonSettings(listen=f"127.0.0.1:{port}", token=TOKEN, data_dir=tmp_path / "daemon")
     suffix = uuid.uuid4().hex[:8]
     runner_queue, orchestrator_queue = f"runner-{suffix}", f"orchestrator-{suffix}"
     config = stack_config(
-        temporal_server.address, port, tmp_path / "workspace", tmp_path / "data", runner_queue
+        temporal_server.address,
+        port,
+        tmp_path / "workspace",
+        tmp_path / "data",
+        runner_queue,
+        extra_env,
     )
     (tmp_path / "scripts").mkdir()
     daemon = LocalDaemon(settings, catalog)
@@ -153,3 +167,9 @@ async def stack(temporal_server: TemporalDevServer, tmp_path: Path) -> AsyncIter
         await asyncio.wait_for(worker, 60)
         await backend.close()
         await stack.daemon.stop()
+
+
+@pytest.fixture
+async def stack(temporal_server: TemporalDevServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running_stack(temporal_server, tmp_path) as running:
+        yield running

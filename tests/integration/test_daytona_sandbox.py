@@ -1,0 +1,116 @@
+"""ExecuteGraphton and CleanupSandbox with SANDBOX_TYPE=daytona, against the local Daytona API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.worker import Worker
+
+from agent_runner import wire
+from agent_runner.local.temporal_server import TemporalDevServer
+from tests.daytona_api import FakeDaytona, start_fake_daytona
+from tests.integration.conftest import Stack, running_stack
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
+
+ax = wire.agentexecution
+KEY = "dtn-integration"
+
+
+@pytest.fixture
+async def cloud() -> AsyncIterator[FakeDaytona]:
+    fake, runner = await start_fake_daytona(KEY)
+    yield fake
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def daytona_stack(
+    temporal_server: TemporalDevServer, tmp_path: Path, cloud: FakeDaytona
+) -> AsyncIterator[Stack]:
+    extra = {
+        "SANDBOX_TYPE": "daytona",
+        "DAYTONA_API_KEY": KEY,
+        "DAYTONA_API_URL": cloud.url,
+        "DAYTONA_DEV_TOOLS_SNAPSHOT_ID": "dev-tools",
+        "DAYTONA_WORK_DIR": str(tmp_path / "sandbox-home"),
+    }
+    async with running_stack(temporal_server, tmp_path, extra) as stack:
+        yield stack
+
+
+async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
+    daytona_stack: Stack, cloud: FakeDaytona, tmp_path: Path
+) -> None:
+    stack = daytona_stack
+    session_id = await stack.new_session()
+    turns = [
+        {
+            "tool_calls": [
+                {
+                    "name": "execute",
+                    "args": {
+                        "command": "python3 skills/repo-stats/scripts/stats.py skills > stats.md"
+                    },
+                }
+            ]
+        },
+        {"text": "Measured."},
+    ]
+    first = await stack.new_execution("Measure", turns, session_id=session_id)
+    assert (await (await stack.start(first)).result()).phase == ax.EXECUTION_COMPLETED
+    session = await stack.backend.get_session(session_id)
+    sandbox_id = session.spec.sandbox_id
+    assert sandbox_id in cloud.sandboxes
+    assert cloud.sandboxes[sandbox_id].snapshot == "dev-tools"
+    assert cloud.sandboxes[sandbox_id].labels["stigmer.ai/session"] == session_id
+    home = tmp_path / "sandbox-home"
+    assert "| Python |" in (home / "stats.md").read_text()
+    assert (home / "skills" / "repo-stats" / "SKILL.md").exists()
+
+    second = await stack.new_execution("Again", [{"text": "Same sandbox."}], session_id=session_id)
+    await (await stack.start(second)).result()
+    assert len(cloud.sandboxes) == 1
+
+    queue = f"cleanup-{stack.runner_queue}"
+    async with Worker(stack.temporal, task_queue=queue, workflows=[Cleanup]):
+        for attempt in ("first", "again"):  # a sandbox already gone is success too
+            await stack.temporal.execute_workflow(
+                Cleanup.run,
+                args=[sandbox_id, stack.runner_queue],
+                id=f"cleanup-{sandbox_id}-{attempt}",
+                task_queue=queue,
+            )
+            assert cloud.sandboxes[sandbox_id].state == "destroyed"
+
+
+@workflow.defn(name="Cleanup", sandboxed=False)
+class Cleanup:
+    """What the platform's orchestrator does when a session ends."""
+
+    @workflow.run
+    async def run(self, sandbox_id: str, queue: str) -> None:
+        await workflow.execute_activity(
+            "CleanupSandbox",
+            sandbox_id,
+            task_queue=queue,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+
+
+async def test_a_session_whose_sandbox_is_gone_gets_a_new_one(
+    daytona_stack: Stack, cloud: FakeDaytona
+) -> None:
+    stack = daytona_stack
+    session_id = await stack.new_session()
+    session = await stack.backend.get_session(session_id)
+    session.spec.sandbox_id = "sbx-deleted-long-ago"
+    await stack.backend.update_session(session)
+    execution = await stack.new_execution("Hi", [{"text": "Fresh sandbox."}], session_id=session_id)
+    assert (await (await stack.start(execution)).result()).phase == ax.EXECUTION_COMPLETED
+    renewed = (await stack.backend.get_session(session_id)).spec.sandbox_id
+    assert renewed != "sbx-deleted-long-ago" and renewed in cloud.sandboxes
