@@ -26,6 +26,7 @@ from agent_runner.local.signals import stop_event_on_signals
 from agent_runner.local.stack import LocalStack, ensure_provider_key, stdin_is_terminal
 from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
 from agent_runner.logs import configure_logging
+from agent_runner.skilltools.commands import lint_command, test_command
 from agent_runner.worker import run_worker
 
 Command = Callable[[argparse.Namespace], int]
@@ -152,6 +153,15 @@ def _demo_command(args: argparse.Namespace) -> int:
     return _run_command(args)
 
 
+def _skills_lint_command(args: argparse.Namespace) -> int:
+    return lint_command([Path(p) for p in args.paths])
+
+
+def _skills_test_command(args: argparse.Namespace) -> int:
+    configure_logging("WARNING")
+    return test_command([Path(p) for p in args.paths], record=args.record, model=args.model)
+
+
 def _list_command(args: argparse.Namespace) -> int:
     return list_command(_local_config(), Console(), args.limit)
 
@@ -254,6 +264,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_catalog_options(demo)
     demo.set_defaults(handler=_demo_command)
+
+    skills = commands.add_parser(
+        "skills", help="for skill authors: lint skills, run their scenarios"
+    )
+    skill_commands = skills.add_subparsers(dest="skills_command", metavar="COMMAND", required=True)
+    skills_lint = skill_commands.add_parser(
+        "lint",
+        help="check front matter, referenced files, executable scripts and sizes",
+        description="Print `file:line: problem` for every problem; exit 1 when there are any.",
+    )
+    skills_lint.add_argument(
+        "paths", nargs="*", default=["skills"], help="skill folders (default: skills)"
+    )
+    skills_lint.set_defaults(handler=_skills_lint_command)
+    skills_test = skill_commands.add_parser(
+        "test",
+        help="run the scenarios in skills/<name>/tests/*.yaml, like tests",
+        description="Run each scenario in a fresh temporary sandbox through the same steps as "
+        "ExecuteGraphton and report `N passed, N failed`; exit 1 when any failed. "
+        "With --record, run on a live model and write its turns back into the scenario.",
+    )
+    skills_test.add_argument(
+        "paths", nargs="*", default=["skills"], help="skills or scenario files"
+    )
+    skills_test.add_argument("--record", action="store_true", help="record turns from a live model")
+    skills_test.add_argument(
+        "--model", help="live model (provider:model) for `live` scenarios and --record"
+    )
+    skills_test.set_defaults(handler=_skills_test_command)
 
     listing = commands.add_parser("list", help="recent executions of the local daemon")
     listing.add_argument("--limit", type=int, default=20, help="how many (default %(default)s)")

@@ -164,7 +164,7 @@ class _Translator:
             return []
         # A model that does not stream sends its whole answer as one AIMessage:
         # that is one delta like any chunk.
-        text = message.text
+        text = str(message.text)
         if not text:
             return []
         return [AITextDelta(text=text, message_id=message.id, subagent=subagent)]
@@ -214,7 +214,7 @@ class _Translator:
         )
         events: list[AgentEvent] = [
             AIMessageCompleted(
-                text=message.text, tool_calls=calls, message_id=message.id, subagent=subagent
+                text=str(message.text), tool_calls=calls, message_id=message.id, subagent=subagent
             )
         ]
         for call in calls:
@@ -231,7 +231,7 @@ class _Translator:
     def _tool_message(self, message: ToolMessage, subagent: str | None) -> list[AgentEvent]:
         call_id = message.tool_call_id
         name = message.name or self.tool_names.get(call_id, "")
-        result = message.text
+        result = str(message.text)
         exit_code = None
         if isinstance(message.artifact, Mapping) and "exit_code" in message.artifact:
             exit_code = int(message.artifact["exit_code"])

@@ -202,20 +202,26 @@ def _add_skill(catalog: Catalog, folder: Path, problems: list[str]) -> None:
         )
         return
     try:
-        skill_md = (folder / SKILL_FILE).read_text(encoding="utf-8")
-        artifact = zip_skill_folder(folder)
+        skill, artifact = skill_from_folder(folder)
     except (OSError, UnicodeDecodeError) as err:
         problems.append(f"{folder / SKILL_FILE}: (file): cannot be read: {err}")
         return
+    catalog.skills[slug] = skill
+    catalog.artifacts[skill.status.artifact_storage_key] = artifact
+
+
+def skill_from_folder(folder: Path) -> tuple[wire.skill.Skill, bytes]:
+    """A skill folder as the platform serves it: the Skill resource and its ZIP artifact."""
+    slug = folder.name
+    artifact = zip_skill_folder(folder)
     version_hash = hashlib.sha256(artifact).hexdigest()
     skill = wire.skill.Skill(api_version=API_VERSION, kind="Skill")
     skill.metadata.id = skill.metadata.slug = skill.metadata.name = slug
-    skill.spec.skill_md = skill_md
+    skill.spec.skill_md = (folder / SKILL_FILE).read_text(encoding="utf-8")
     skill.status.version_hash = version_hash
     skill.status.artifact_storage_key = f"skills/{slug}/{version_hash}.zip"
     skill.status.state = wire.skill.SKILL_STATE_READY
-    catalog.skills[slug] = skill
-    catalog.artifacts[skill.status.artifact_storage_key] = artifact
+    return skill, artifact
 
 
 def zip_skill_folder(folder: Path) -> bytes:

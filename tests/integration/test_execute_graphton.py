@@ -345,3 +345,52 @@ async def test_two_executions_in_one_session_share_the_thread_and_the_conversati
     stored = (await stack.stored(second.metadata.id)).status
     # The status holds this execution's messages only, though the model saw both.
     assert [m.content for m in stored.messages] == ["What is my name?", "Your name is Ada."]
+
+
+async def test_an_agent_reads_its_skill_and_runs_the_skills_script(stack: Stack) -> None:
+    turns = [
+        {
+            "tool_calls": [
+                {"name": "read_file", "args": {"file_path": "/skills/todo-scan/SKILL.md"}}
+            ]
+        },
+        {
+            "expect": {"contains": "skills/todo-scan/scripts/scan.py"},
+            "tool_calls": [
+                {
+                    "name": "execute",
+                    "args": {"command": "python3 skills/todo-scan/scripts/scan.py skills"},
+                }
+            ],
+        },
+        {"expect": {"contains": "markers"}, "text": "Scanned."},
+    ]
+    execution = await stack.new_execution("Scan for markers", turns)
+    await (await stack.start(execution)).result()
+    stored = (await stack.stored(execution.metadata.id)).status
+    assert stored.phase == ax.EXECUTION_COMPLETED
+    assert [c.status for c in stored.tool_calls] == [ax.TOOL_CALL_COMPLETED] * 2
+    assert (stack.workspace / "skills" / "repo-stats" / "scripts" / "stats.py").exists()
+
+
+async def test_a_skill_whose_files_cannot_be_fetched_still_gets_its_skill_md(stack: Stack) -> None:
+    key = stack.catalog.skills["todo-scan"].status.artifact_storage_key
+    del stack.catalog.artifacts[key]  # the daemon now answers NOT_FOUND for it
+    execution = await stack.new_execution(
+        "Hi",
+        [
+            {
+                "tool_calls": [
+                    {"name": "read_file", "args": {"file_path": "/skills/todo-scan/SKILL.md"}}
+                ]
+            },
+            {"expect": {"contains": "todo-scan"}, "text": "Read it."},
+        ],
+    )
+    await (await stack.start(execution)).result()
+    stored = (await stack.stored(execution.metadata.id)).status
+    assert stored.phase == ax.EXECUTION_COMPLETED
+    [warning] = [m for m in stored.messages if m.type == ax.MESSAGE_SYSTEM]
+    assert "todo-scan" in warning.content and "only its SKILL.md" in warning.content
+    assert (stack.workspace / "skills" / "todo-scan" / "SKILL.md").exists()
+    assert not (stack.workspace / "skills" / "todo-scan" / "scripts").exists()

@@ -1,0 +1,1 @@
+"""Tools for skill authors: `agent-runner skills lint` and `agent-runner skills test`."""
