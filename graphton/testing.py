@@ -23,8 +23,10 @@ turn, raises `ScriptError` saying which turn and what was seen.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +164,8 @@ class ScriptedChatModel(BaseChatModel):
 
     script: Script
     chunk_chars: int = TEXT_CHUNK_CHARS
+    chunk_delay_s: float = 0.0
+    """Pause between streamed chunks, to play a provider's pace (demos, benchmarks)."""
     _cursor: _Cursor = PrivateAttr(default_factory=_Cursor)
 
     @classmethod
@@ -224,6 +228,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         for chunk in self._chunks(self._take_turn(messages)):
+            if self.chunk_delay_s:
+                time.sleep(self.chunk_delay_s)
             if run_manager is not None and isinstance(chunk.message.content, str):
                 run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk
@@ -236,6 +242,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         for chunk in self._chunks(self._take_turn(messages)):
+            if self.chunk_delay_s:
+                await asyncio.sleep(self.chunk_delay_s)
             if run_manager is not None and isinstance(chunk.message.content, str):
                 await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk

@@ -55,6 +55,30 @@ def system_prompt(agent: wire.agent.Agent, skills_section: str) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
+def subagent_specs(
+    agent: wire.agent.Agent, skills_sections: dict[str, str]
+) -> list[dict[str, Any]]:
+    """deepagents subagent specs from `Agent.spec.sub_agents`: the `task` tool's choices.
+
+    Each keeps its own instructions and the skills section of its own skill refs.
+    """
+    specs = []
+    for sub_agent in agent.spec.sub_agents:
+        prompt = "\n\n".join(
+            part
+            for part in (sub_agent.instructions.strip(), skills_sections.get(sub_agent.name, ""))
+            if part
+        )
+        specs.append(
+            {
+                "name": sub_agent.name,
+                "description": sub_agent.description or f"The {sub_agent.name} subagent.",
+                "system_prompt": prompt or f"You are the {sub_agent.name} subagent.",
+            }
+        )
+    return specs
+
+
 def build_agent(
     *,
     model: BaseChatModel,
@@ -62,11 +86,13 @@ def build_agent(
     skills_section: str,
     sandbox: OpenedSandbox,
     checkpointer: Checkpointer,
+    subagents: list[dict[str, Any]] | None = None,
 ) -> Pregel[Any, Any, Any, Any]:
     return graphton.create_deep_agent(
         model=model,
         system_prompt=system_prompt(agent, skills_section),
         sandbox=sandbox.backend,
         checkpointer=checkpointer,
+        subagents=subagents or None,
         name=agent.metadata.slug or None,
     )

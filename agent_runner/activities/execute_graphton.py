@@ -20,12 +20,12 @@ from temporalio.exceptions import ApplicationError
 
 import graphton
 from agent_runner import wire
-from agent_runner.activities.build_agent import build_agent, build_chat_model
+from agent_runner.activities.build_agent import build_agent, build_chat_model, subagent_specs
 from agent_runner.activities.deps import RunnerDeps
 from agent_runner.activities.errors import AGENT_FAILED, caller_error
 from agent_runner.activities.heartbeat import Heartbeater
 from agent_runner.activities.inputs import decode_argument
-from agent_runner.activities.resolve import ResolvedExecution, resolve_execution
+from agent_runner.activities.resolve import ResolvedExecution, resolve_execution, skills_for
 from agent_runner.backend import BackendUnavailable
 from agent_runner.environment import ExecutionEnvironment, merge_environment
 from agent_runner.redaction import Redactor
@@ -39,6 +39,8 @@ ax = wire.agentexecution
 AgentExecution = ax.AgentExecution
 AgentExecutionStatus = ax.AgentExecutionStatus
 
+MAIN_AGENT = ""
+"""Key of the main agent's skills section (subagents are keyed by name)."""
 FINAL_PUSH_MARGIN_S = 5.0
 """The final status push stops retrying this long before the activity's own timeout."""
 DEFAULT_FINAL_PUSH_WINDOW_S = 60.0
@@ -110,15 +112,16 @@ class _ExecutionRun:
             self.sandbox = await self.deps.sandboxes.open(
                 environment.values, self.redact, resolved.session
             )
-            skills_section = await self._write_skills(resolved, self.sandbox)
+            sections = await self._write_skills(resolved, self.sandbox)
             agent = build_agent(
                 model=build_chat_model(
                     self.deps.config.llm, self.execution.spec.execution_config.model_name
                 ),
                 agent=resolved.agent,
-                skills_section=skills_section,
+                skills_section=sections.pop(MAIN_AGENT, ""),
                 sandbox=self.sandbox,
                 checkpointer=self.deps.checkpointer,
+                subagents=subagent_specs(resolved.agent, sections),
             )
             self._start_status(resolved)
             await self._stream(agent)
@@ -152,12 +155,22 @@ class _ExecutionRun:
         self.redact = Redactor(environment.secret_values)
         return environment
 
-    async def _write_skills(self, resolved: ResolvedExecution, sandbox: OpenedSandbox) -> str:
+    async def _write_skills(
+        self, resolved: ResolvedExecution, sandbox: OpenedSandbox
+    ) -> dict[str, str]:
+        """Write every skill; the prompt section of the agent and of each subagent."""
         if not resolved.skills:
-            return ""
+            return {}
         writer = SkillWriter(sandbox=sandbox.backend, root_dir=sandbox.root_dir, mode=sandbox.mode)  # type: ignore[arg-type]
         paths = await writer.write_skills(resolved.skills)
-        return generate_prompt_section(resolved.skills, paths)
+        agent = resolved.agent
+        sections = {
+            MAIN_AGENT: generate_prompt_section(skills_for(resolved, agent.spec.skill_refs), paths)
+        }
+        for sub_agent in agent.spec.sub_agents:
+            own = skills_for(resolved, sub_agent.skill_refs)
+            sections[sub_agent.name] = generate_prompt_section(own, paths)
+        return sections
 
     def _start_status(self, resolved: ResolvedExecution) -> None:
         self.builder.start(self.execution.spec.message)

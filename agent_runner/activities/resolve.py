@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent_runner import wire
@@ -26,6 +27,7 @@ class ResolvedExecution:
     agent: wire.agent.Agent
     environments: tuple[wire.environment.Environment, ...]
     skills: tuple[ResolvedSkill, ...]
+    """Every skill of the agent and of its subagents, each once."""
     warnings: tuple[str, ...] = field(default=())
     """Problems that do not stop the run (an artifact that could not be fetched)."""
 
@@ -48,8 +50,11 @@ async def resolve_execution(
         environments = await asyncio.gather(
             *(backend.get_environment_by_reference(ref) for ref in instance.spec.environment_refs)
         )
+        references = {ref.slug: ref for ref in agent.spec.skill_refs}
+        for sub_agent in agent.spec.sub_agents:
+            references.update({ref.slug: ref for ref in sub_agent.skill_refs})
         skills = await asyncio.gather(
-            *(backend.get_skill_by_reference(ref) for ref in agent.spec.skill_refs)
+            *(backend.get_skill_by_reference(ref) for ref in references.values())
         )
     except ResourceNotFound as err:
         raise caller_error(
@@ -70,6 +75,14 @@ async def resolve_execution(
         skills=tuple(resolved_skills),
         warnings=tuple(warnings),
     )
+
+
+def skills_for(
+    resolved: ResolvedExecution, references: Sequence[wire.apiresource.ApiResourceReference]
+) -> list[ResolvedSkill]:
+    """The resolved skills a list of references names, in its order."""
+    by_slug = {skill.skill.metadata.slug: skill for skill in resolved.skills}
+    return [by_slug[ref.slug] for ref in references if ref.slug in by_slug]
 
 
 async def _fetch_artifact(

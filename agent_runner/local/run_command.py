@@ -75,7 +75,7 @@ async def run_command(config: Config, request: RunRequest, console: Console) -> 
         )
     await stack.start()
     try:
-        return await _run_on(config, request, console)
+        return await _run_on(stack.config, request, console)
     finally:
         await stack.stop()
 

@@ -97,7 +97,8 @@ class LocalStack:
 
     async def start(self) -> None:
         """Start every part, each ready before the next; on any failure, stop what started."""
-        self._check_daemon_port()
+        if not self.ephemeral:
+            self._check_daemon_port()
         try:
             self._start_temporal()
             await self._start_daemon()
@@ -131,14 +132,23 @@ class LocalStack:
             )
 
     async def _start_daemon(self) -> None:
+        # An ephemeral daemon takes whatever port the OS gives it: a port picked in
+        # advance could meanwhile be taken by one of the Temporal server's own.
         _, port = split_address(self.config.backend.endpoint)
         settings = DaemonSettings(
-            listen=f"127.0.0.1:{port}",
+            listen=f"127.0.0.1:{0 if self.ephemeral else port}",
             token=self.config.backend.api_key.reveal(),
             data_dir=self.config.data_dir,
         )
         self.daemon = LocalDaemon(settings, self.catalog)
         await self.daemon.start()
+        if self.ephemeral:
+            self.config = dataclasses.replace(
+                self.config,
+                backend=dataclasses.replace(
+                    self.config.backend, endpoint=f"127.0.0.1:{self.daemon.port}"
+                ),
+            )
 
     async def _start_workers(self) -> None:
         self._worker = asyncio.create_task(

@@ -85,12 +85,17 @@ class StatusReporter:
                 self._wake.set()
 
     async def _push_once(self) -> bool:
+        # The snapshot taken now carries every change so far; changes made while the
+        # push is in flight start a new wait of their own.
         version, changed_at = self._version, self._first_unpushed_at
+        self._first_unpushed_at = None
         self._urgent = False
         try:
             await self._push(self._current())
         except BackendError as err:
             self.failures += 1
+            if changed_at is not None:
+                self._first_unpushed_at = changed_at  # still undelivered, still waiting
             log.warning("status push for %s failed (will retry): %s", self._what, err)
             return False
         self.pushes += 1
@@ -98,8 +103,6 @@ class StatusReporter:
         self._pushed_version = max(self._pushed_version, version)
         if changed_at is not None:
             self.max_staleness_s = max(self.max_staleness_s, self._last_push_at - changed_at)
-        if self._pushed_version == self._version:
-            self._first_unpushed_at = None
         return True
 
     async def finish(self, deadline: float) -> bool:

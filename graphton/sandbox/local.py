@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from deepagents.backends.filesystem import FilesystemBackend as _FileToolsBackend
 from deepagents.backends.protocol import SandboxBackendProtocol
@@ -34,7 +33,6 @@ DEFAULT_TIMEOUT_S = 120
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 """Bytes kept per stream (stdout, stderr) of one command; the rest is counted and dropped."""
 
-READ_CHUNK_BYTES = 64 * 1024
 DRAIN_AFTER_EXIT_S = 1.0
 """How long output is still read after the shell exits. A background child that
 keeps the pipe open (`server &`) would otherwise hold the command until its timeout."""
@@ -60,7 +58,9 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         root = Path(root_dir).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
         super().__init__(root_dir=root, virtual_mode=True)
-        self._extra_env = dict(env or {})
+        # The process environment as it is now, plus the unbuffered flag and `env`:
+        # built once, since every command of this sandbox gets the same one.
+        self._environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self._timeout = timeout
         self._max_output_bytes = max_output_bytes
         self._output_filter = output_filter or (lambda text: text)
@@ -132,11 +132,11 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         try:
-            transport, protocol = await loop.subprocess_shell(
-                lambda: _ExitAwareProtocol(loop),
+            transport, capture = await loop.subprocess_shell(
+                lambda: _CaptureProtocol(loop, self._max_output_bytes),
                 command,
                 cwd=self.cwd,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **self._extra_env},
+                env=self._environment,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -148,44 +148,40 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 stderr=f"could not start the command: {err}",
                 duration_s=time.monotonic() - started,
             )
-        process = asyncio.subprocess.Process(transport, protocol, loop)
-        assert process.stdout is not None and process.stderr is not None
-        self._process_groups.add(process.pid)
-        stdout = _BoundedCapture(self._max_output_bytes)
-        stderr = _BoundedCapture(self._max_output_bytes)
-        readers = asyncio.gather(stdout.drain(process.stdout), stderr.drain(process.stderr))
+        group = transport.get_pid()
+        self._process_groups.add(group)
         timed_out = False
         try:
-            # Shielded: a timeout or cancellation must not cancel the exit future itself.
+            # Shielded: a timeout or cancellation must not cancel the futures themselves.
             async with asyncio.timeout(limit or None):
-                await asyncio.shield(protocol.exited)
-                await asyncio.wait({readers}, timeout=DRAIN_AFTER_EXIT_S)
+                await asyncio.shield(capture.exited)
+                await capture.output_closed_within(DRAIN_AFTER_EXIT_S)
         except TimeoutError:
             timed_out = True
-            _kill_group(process.pid)
-            await asyncio.shield(protocol.exited)
-            await asyncio.wait({readers}, timeout=DRAIN_AFTER_EXIT_S)
+            _kill_group(group)
+            await asyncio.shield(capture.exited)
+            await capture.output_closed_within(DRAIN_AFTER_EXIT_S)
         except asyncio.CancelledError:
-            _kill_group(process.pid)
-            await asyncio.shield(protocol.exited)
+            _kill_group(group)
+            await asyncio.shield(capture.exited)
             raise
         finally:
-            # Output still unread here belongs to background children that keep
-            # the pipe open; stop reading it. The callback marks the outcome seen.
-            readers.cancel()
-            readers.add_done_callback(_retrieve_outcome)
+            # Output still open here belongs to background children that keep the
+            # pipe; closing the transport stops reading it (they live on).
             transport.close()
-            if process.returncode is not None and not _group_alive(process.pid):
-                self._process_groups.discard(process.pid)
-        stderr_text = stderr.text()
+            if not _group_alive(group):
+                self._process_groups.discard(group)
+        stderr_text = capture.stderr.text()
         if timed_out:
             note = f"[killed after {limit}s: the command timed out]"
             stderr_text = f"{stderr_text}\n{note}" if stderr_text else note
         return ExecutionResult(
-            exit_code=TIMEOUT_EXIT_CODE if timed_out else _shell_exit_code(process.returncode),
-            stdout=self._output_filter(stdout.text()),
+            exit_code=TIMEOUT_EXIT_CODE
+            if timed_out
+            else _shell_exit_code(transport.get_returncode()),
+            stdout=self._output_filter(capture.stdout.text()),
             stderr=self._output_filter(stderr_text),
-            truncated=stdout.dropped > 0 or stderr.dropped > 0,
+            truncated=capture.stdout.dropped > 0 or capture.stderr.dropped > 0,
             timed_out=timed_out,
             duration_s=time.monotonic() - started,
         )
@@ -204,21 +200,38 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         return killed
 
 
-class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """asyncio's own subprocess protocol plus a future set when the process exits.
+class _CaptureProtocol(asyncio.SubprocessProtocol):
+    """Receives a command's output straight into bounded buffers, and its exit.
 
-    `Process.wait()` (Python 3.11) resolves only once the output pipes close too,
-    which a background child can postpone indefinitely; this resolves on exit.
+    No stream readers or reading tasks: each chunk the event loop reads is kept
+    (up to the limit) or counted, at once. `exited` resolves when the process
+    exits; Python 3.11's `Process.wait()` would also wait for the pipes, which a
+    background child can hold open indefinitely.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=READ_CHUNK_BYTES, loop=loop)
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self.stdout = _BoundedCapture(limit)
+        self.stderr = _BoundedCapture(limit)
         self.exited: asyncio.Future[None] = loop.create_future()
+        self._output_closed: asyncio.Future[None] = loop.create_future()
+        self._open_pipes = 2
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        (self.stdout if fd == 1 else self.stderr).feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd in (1, 2):
+            self._open_pipes -= 1
+            if self._open_pipes == 0 and not self._output_closed.done():
+                self._output_closed.set_result(None)
 
     def process_exited(self) -> None:
-        super().process_exited()
         if not self.exited.done():
             self.exited.set_result(None)
+
+    async def output_closed_within(self, seconds: float) -> None:
+        if not self._output_closed.done():
+            await asyncio.wait({self._output_closed}, timeout=seconds)
 
 
 class _BoundedCapture:
@@ -229,23 +242,20 @@ class _BoundedCapture:
         self.head = bytearray()
         self.dropped = 0
 
-    async def drain(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(READ_CHUNK_BYTES):
-            room = self.limit - len(self.head)
+    def feed(self, chunk: bytes) -> None:
+        room = self.limit - len(self.head)
+        if room >= len(chunk):
+            self.head += chunk
+        else:
             if room > 0:
                 self.head += chunk[:room]
-            self.dropped += max(0, len(chunk) - max(room, 0))
+            self.dropped += len(chunk) - max(room, 0)
 
     def text(self) -> str:
         decoded = self.head.decode("utf-8", errors="replace")
         if self.dropped:
             decoded += f"\n[... {self.dropped} more bytes not kept]"
         return decoded
-
-
-def _retrieve_outcome(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def _kill_group(group: int) -> bool:

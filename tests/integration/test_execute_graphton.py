@@ -394,3 +394,60 @@ async def test_a_skill_whose_files_cannot_be_fetched_still_gets_its_skill_md(sta
     assert "todo-scan" in warning.content and "only its SKILL.md" in warning.content
     assert (stack.workspace / "skills" / "todo-scan" / "SKILL.md").exists()
     assert not (stack.workspace / "skills" / "todo-scan" / "scripts").exists()
+
+
+def add_agent_with_subagents(stack: Stack) -> None:
+    """A team lead with two subagents, each with its own instructions and skills."""
+    agent = wire.agent.Agent()
+    agent.metadata.id = agent.metadata.slug = "lead"
+    agent.spec.instructions = "You lead a small team."
+    researcher = agent.spec.sub_agents.add(
+        name="researcher", description="Finds facts.", instructions="You research."
+    )
+    researcher.skill_refs.add(slug="repo-stats")
+    agent.spec.sub_agents.add(name="writer", description="Writes text.", instructions="You write.")
+    agent.status.default_instance_id = "lead-default"
+    instance = wire.agentinstance.AgentInstance()
+    instance.metadata.id = "lead-default"
+    instance.spec.agent_id = "lead"
+    stack.catalog.agents["lead"] = agent
+    stack.catalog.instances["lead-default"] = instance
+
+
+async def test_an_agent_delegates_to_two_subagents_and_each_is_reported_once(
+    stack: Stack,
+) -> None:
+    add_agent_with_subagents(stack)
+    turns = [
+        {
+            "text": "Splitting the work.",
+            "tool_calls": [
+                {
+                    "name": "task",
+                    "args": {"subagent_type": "researcher", "description": "Count files"},
+                }
+            ],
+        },
+        # the researcher's turns: its own skill is in its prompt, and its call stays its own
+        {"tool_calls": [{"name": "execute", "args": {"command": "ls skills"}}]},
+        {"expect": {"contains": "repo-stats"}, "text": "There is one skill folder."},
+        {
+            "tool_calls": [
+                {"name": "task", "args": {"subagent_type": "writer", "description": "Summarize"}}
+            ]
+        },
+        {"text": "Summary: one skill folder."},
+        {"text": "Both subagents answered."},
+    ]
+    execution = await stack.new_execution(
+        "Work as a team", turns, session_id=await stack.new_session("lead-default")
+    )
+    await (await stack.start(execution)).result()
+    stored = (await stack.stored(execution.metadata.id)).status
+    assert stored.phase == ax.EXECUTION_COMPLETED
+    assert [(s.name, s.input, s.output, s.status) for s in stored.sub_agent_executions] == [
+        ("researcher", "Count files", "There is one skill folder.", ax.SUB_AGENT_COMPLETED),
+        ("writer", "Summarize", "Summary: one skill folder.", ax.SUB_AGENT_COMPLETED),
+    ]
+    assert all(s.started_at and s.completed_at for s in stored.sub_agent_executions)
+    assert [c.name for c in stored.tool_calls] == ["task", "task"]

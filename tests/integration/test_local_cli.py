@@ -151,7 +151,17 @@ def test_ctrl_c_cancels_the_execution_and_exits_130(home: Path) -> None:
         stderr=subprocess.PIPE,
     )
     pid_file = home / "workspace" / "wait.pid"
-    wait_until(pid_file.exists, timeout=120, what="the command to start")
+    try:
+        wait_until(
+            lambda: pid_file.exists() or process.poll() is not None,
+            timeout=120,
+            what="the command to start",
+        )
+    finally:
+        if not pid_file.exists():
+            process.kill()
+            stdout, stderr = process.communicate()
+            pytest.fail(f"the run never started its command:\n{stdout}\n{stderr}")
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stdout + stderr

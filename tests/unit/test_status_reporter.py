@@ -102,3 +102,16 @@ async def test_the_final_push_gives_up_at_the_deadline_without_raising() -> None
     reporter.start()
     assert await reporter.finish(time.monotonic() + 0.3) is False
     assert backend.received == []
+
+
+async def test_staleness_is_measured_per_change_not_since_the_first_one() -> None:
+    status = Status()
+    reporter = StatusReporter(Backend().push, lambda: status, interval_s=0.05)
+    reporter.start()
+    for _ in range(40):  # a steady stream of changes for about a second
+        reporter.changed()
+        await asyncio.sleep(0.025)
+    await reporter.finish(time.monotonic() + 5)
+    assert reporter.pushes >= 5
+    # each change waited at most about one interval, not the whole second
+    assert reporter.max_staleness_s < 0.5
