@@ -367,7 +367,7 @@ async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Com
         "ms",
         alternative="push every 10 stream events",
         target="< 300 ms",
-        note="the model streams 5 characters per chunk every 2 ms (about 400 chunks); the "
+        note="the model streams the answer in 2,000 chunks of 5 characters, one every 2 ms; the "
         "alternative awaits each push inline, which also slows the agent.",
     )
     try:
