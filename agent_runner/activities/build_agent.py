@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
 from langgraph.pregel import Pregel
 from langgraph.types import Checkpointer
 
 import graphton
 from agent_runner import wire
 from agent_runner.activities.errors import CONFIGURATION, caller_error
+from agent_runner.activities.mcp_servers import subagent_tools
 from agent_runner.config import LLMConfig
 from agent_runner.sandboxes import OpenedSandbox
 
@@ -56,11 +59,15 @@ def system_prompt(agent: wire.agent.Agent, skills_section: str) -> str:
 
 
 def subagent_specs(
-    agent: wire.agent.Agent, skills_sections: dict[str, str]
+    agent: wire.agent.Agent,
+    skills_sections: dict[str, str],
+    mcp_tools: Mapping[str, list[BaseTool]],
 ) -> list[dict[str, Any]]:
     """deepagents subagent specs from `Agent.spec.sub_agents`: the `task` tool's choices.
 
-    Each keeps its own instructions and the skills section of its own skill refs.
+    Each keeps its own instructions, the skills section of its own skill refs, and
+    only the MCP tools of its own servers and selections (the file and shell tools
+    come with every agent).
     """
     specs = []
     for sub_agent in agent.spec.sub_agents:
@@ -74,6 +81,7 @@ def subagent_specs(
                 "name": sub_agent.name,
                 "description": sub_agent.description or f"The {sub_agent.name} subagent.",
                 "system_prompt": prompt or f"You are the {sub_agent.name} subagent.",
+                "tools": subagent_tools(sub_agent, mcp_tools),
             }
         )
     return specs
@@ -87,9 +95,11 @@ def build_agent(
     sandbox: OpenedSandbox,
     checkpointer: Checkpointer,
     subagents: list[dict[str, Any]] | None = None,
+    tools: Sequence[BaseTool] = (),
 ) -> Pregel[Any, Any, Any, Any]:
     return graphton.create_deep_agent(
         model=model,
+        tools=tools,
         system_prompt=system_prompt(agent, skills_section),
         sandbox=sandbox.backend,
         checkpointer=checkpointer,

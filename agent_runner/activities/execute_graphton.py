@@ -25,6 +25,7 @@ from agent_runner.activities.deps import RunnerDeps
 from agent_runner.activities.errors import AGENT_FAILED, caller_error
 from agent_runner.activities.heartbeat import Heartbeater
 from agent_runner.activities.inputs import decode_argument
+from agent_runner.activities.mcp_servers import open_mcp_tools
 from agent_runner.activities.resolve import ResolvedExecution, resolve_execution, skills_for
 from agent_runner.backend import BackendUnavailable
 from agent_runner.environment import ExecutionEnvironment, merge_environment
@@ -113,18 +114,22 @@ class _ExecutionRun:
                 environment.values, self.redact, resolved.session
             )
             sections = await self._write_skills(resolved, self.sandbox)
-            agent = build_agent(
-                model=build_chat_model(
-                    self.deps.config.llm, self.execution.spec.execution_config.model_name
-                ),
-                agent=resolved.agent,
-                skills_section=sections.pop(MAIN_AGENT, ""),
-                sandbox=self.sandbox,
-                checkpointer=self.deps.checkpointer,
-                subagents=subagent_specs(resolved.agent, sections),
+            model = build_chat_model(
+                self.deps.config.llm, self.execution.spec.execution_config.model_name
             )
-            self._start_status(resolved)
-            await self._stream(agent)
+            servers = resolved.agent.spec.mcp_servers
+            async with open_mcp_tools(servers, environment.values) as mcp_tools:
+                agent = build_agent(
+                    model=model,
+                    agent=resolved.agent,
+                    skills_section=sections.pop(MAIN_AGENT, ""),
+                    sandbox=self.sandbox,
+                    checkpointer=self.deps.checkpointer,
+                    subagents=subagent_specs(resolved.agent, sections, mcp_tools),
+                    tools=[tool for tools in mcp_tools.values() for tool in tools],
+                )
+                self._start_status(resolved)
+                await self._stream(agent)
         except asyncio.CancelledError:
             await self._end_cancelled()
             raise

@@ -1,0 +1,128 @@
+"""MCP servers of an agent definition, end to end: a real stdio server and a real HTTP one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from agent_runner import wire
+from agent_runner.local.temporal_server import free_port, port_is_taken
+from tests.helpers import wait_until
+from tests.integration.conftest import Stack
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
+
+ax = wire.agentexecution
+SERVERS = Path(__file__).resolve().parent.parent / "mcp_servers"
+NOTES_TOKEN = "notes-token-31337"
+
+
+@pytest.fixture
+def notes_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(SERVERS / "notes_http.py"), str(port), NOTES_TOKEN],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: port_is_taken(port), timeout=30, what="the HTTP MCP server")
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def add_tool_user(
+    stack: Stack, notes_url: str, owner_placeholder: str = "${WORKSPACE_OWNER}"
+) -> None:
+    agent = wire.agent.Agent()
+    agent.metadata.id = agent.metadata.slug = "tool-user"
+    agent.spec.instructions = "You use tools."
+    calc = agent.spec.mcp_servers.add(name="calc")
+    calc.stdio.command = sys.executable
+    calc.stdio.args.append(str(SERVERS / "calc_stdio.py"))
+    calc.stdio.env_placeholders["CALC_OWNER"] = owner_placeholder
+    calc.enabled_tools.extend(["add", "owner"])  # multiply stays hidden
+    notes = agent.spec.mcp_servers.add(name="notes")
+    notes.http.url = notes_url
+    notes.http.headers["X-Token"] = "${NOTES_TOKEN}"
+    notes.http.timeout_seconds = 10
+    instance = wire.agentinstance.AgentInstance()
+    instance.metadata.id = "tool-user-default"
+    instance.spec.agent_id = "tool-user"
+    instance.spec.environment_refs.add(slug="local-dev")
+    agent.status.default_instance_id = instance.metadata.id
+    stack.catalog.agents["tool-user"] = agent
+    stack.catalog.instances["tool-user-default"] = instance
+
+
+async def test_an_agent_uses_a_stdio_and_an_http_mcp_server(
+    stack: Stack, notes_server: str
+) -> None:
+    add_tool_user(stack, notes_server)
+    turns = [
+        {"tool_calls": [{"name": "add", "args": {"a": 2, "b": 3}}, {"name": "owner", "args": {}}]},
+        {
+            "expect": {"contains": ["5", "local developer"]},
+            "tool_calls": [{"name": "lookup", "args": {"key": "greeting"}}],
+        },
+        {
+            "expect": {"contains": "hello from the notes server"},
+            "tool_calls": [{"name": "multiply", "args": {"a": 2, "b": 3}}],
+        },
+        {"text": "2 + 3 = 5, and the notes server says hello."},
+    ]
+    execution = await stack.new_execution(
+        "Use your tools",
+        turns,
+        session_id=await stack.new_session("tool-user-default"),
+        runtime_env={"NOTES_TOKEN": (NOTES_TOKEN, True)},
+    )
+    result = await (await stack.start(execution)).result()
+    assert result.phase == ax.EXECUTION_COMPLETED
+    calls = {c.name: c for c in result.tool_calls}
+    assert calls["add"].status == ax.TOOL_CALL_COMPLETED and "5" in calls["add"].result
+    assert "local developer" in calls["owner"].result
+    assert "hello from the notes server" in calls["lookup"].result
+    assert calls["multiply"].status == ax.TOOL_CALL_FAILED  # not in enabled_tools
+    assert "multiply" in calls["multiply"].result and "not a valid tool" in calls["multiply"].result
+    wait_until(lambda: not calc_processes(), what="the stdio MCP server to stop with the run")
+
+
+def calc_processes() -> list[Path]:
+    return [
+        cmdline
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline")
+        if cmdline.exists() and b"calc_stdio.py" in _read(cmdline)
+    ]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+async def test_a_placeholder_without_a_value_fails_naming_it(
+    stack: Stack, notes_server: str
+) -> None:
+    add_tool_user(stack, notes_server, owner_placeholder="${CALC_OWNER_NOT_SET}")
+    execution = await stack.new_execution(
+        "Use your tools",
+        [{"text": "never played"}],
+        session_id=await stack.new_session("tool-user-default"),
+        runtime_env={"NOTES_TOKEN": (NOTES_TOKEN, True)},
+    )
+    handle = await stack.start(execution)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    stored = (await stack.stored(execution.metadata.id)).status
+    assert stored.phase == ax.EXECUTION_FAILED
+    assert "${CALC_OWNER_NOT_SET} has no value" in stored.error
