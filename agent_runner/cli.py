@@ -55,7 +55,7 @@ def _catalog_dirs(args: argparse.Namespace) -> tuple[Path, Path | None]:
 
 def _daemon_command(args: argparse.Namespace) -> int:
     config = _local_config()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, log_format=config.log_format)
     catalog = load_catalog(*_catalog_dirs(args))
     settings = DaemonSettings(
         listen=args.listen, token=config.backend.api_key.reveal(), data_dir=config.data_dir
@@ -81,7 +81,7 @@ def _daemon_command(args: argparse.Namespace) -> int:
 
 def _worker_command(args: argparse.Namespace) -> int:
     config = Config.load_from_env()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, log_format=config.log_format)
 
     async def serve() -> None:
         await run_worker(
@@ -96,7 +96,7 @@ def _worker_command(args: argparse.Namespace) -> int:
 
 def _up_command(args: argparse.Namespace) -> int:
     config = ensure_provider_key(_local_config(), interactive=stdin_is_terminal())
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, log_format=config.log_format)
     catalog = load_catalog(*_catalog_dirs(args))
 
     async def serve() -> None:

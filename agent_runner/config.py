@@ -135,6 +135,12 @@ class Config:
     """Only in cloud mode, only when REDIS_HOST is set."""
     llm: LLMConfig
     log_level: str
+    log_format: str
+    """text | json (one JSON object per line, for log pipelines)."""
+    metrics_port: int
+    """Port of /metrics and /healthz; 0 serves neither."""
+    otlp_endpoint: str | None
+    """OpenTelemetry collector (OTLP over HTTP) for traces; None traces nothing."""
     data_dir: Path
     """Where local state lives (daemon database, checkpoints)."""
 
@@ -285,6 +291,9 @@ def _load(read: _Reader) -> Config:
         redis=None if local else _load_redis(read),
         llm=_load_llm(read, local),
         log_level=read.choice("LOG_LEVEL", tuple(x.lower() for x in LOG_LEVELS), "info").upper(),
+        log_format=read.choice("LOG_FORMAT", ("text", "json"), "text"),
+        metrics_port=read.integer("METRICS_PORT", 0 if local else 9464, 0, 65535) or 0,
+        otlp_endpoint=read.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:

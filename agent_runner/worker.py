@@ -29,6 +29,7 @@ from agent_runner.local.workflow import (
     InvokeAgentExecution,
     RecordExecutionFailure,
 )
+from agent_runner.observability import ObservabilityServer, RunnerMetrics, tracing_interceptors
 from agent_runner.redaction import SecretRegistry, install_log_filter
 from agent_runner.sandboxes import SandboxManager
 
@@ -48,6 +49,7 @@ async def connect_temporal(config: Config) -> Client:
             config.temporal.address,
             namespace=config.temporal.namespace,
             data_converter=interop_data_converter(),
+            interceptors=tracing_interceptors(config.otlp_endpoint),  # type: ignore[arg-type]
         )
     except RuntimeError as err:
         raise TemporalUnavailable(
@@ -71,6 +73,27 @@ async def open_checkpointer(config: Config) -> AsyncIterator[Checkpointer]:
             "conversation memory is kept in this worker's memory only (no database configured)"
         )
         yield InMemorySaver()
+
+
+@contextlib.asynccontextmanager
+async def _observability(
+    config: Config, metrics: RunnerMetrics, client: Client
+) -> AsyncIterator[None]:
+    """/metrics and /healthz while the worker runs, when METRICS_PORT is set."""
+    if not config.metrics_port:
+        yield
+        return
+
+    async def check_temporal() -> None:
+        if not await client.service_client.check_health():
+            raise TemporalUnavailable("Temporal reports it is not serving")
+
+    server = ObservabilityServer(metrics, check_temporal, config.metrics_port)
+    await server.start()
+    try:
+        yield
+    finally:
+        await server.stop()
 
 
 def runner_worker(client: Client, config: Config, deps: RunnerDeps) -> Worker:
@@ -116,10 +139,12 @@ async def run_worker(
     secrets = SecretRegistry()
     install_log_filter(secrets)
     client = await connect_temporal(config)
+    metrics = RunnerMetrics()
     async with (
         BackendClient(config.backend) as backend,
         open_checkpointer(config) as saver,
         contextlib.aclosing(SandboxManager(config, backend)) as sandboxes,
+        _observability(config, metrics, client),
     ):
         deps = RunnerDeps(
             config=config,
@@ -127,6 +152,7 @@ async def run_worker(
             sandboxes=sandboxes,
             secrets=secrets,
             checkpointer=saver,
+            metrics=metrics,
         )
         workers = [runner_worker(client, config, deps)]
         if orchestrator_queue is not None:

@@ -8,6 +8,7 @@ from langgraph.types import Checkpointer
 
 from agent_runner.backend import BackendClient
 from agent_runner.config import Config
+from agent_runner.observability import RunnerMetrics
 from agent_runner.redaction import SecretRegistry
 from agent_runner.sandboxes import SandboxManager
 
@@ -19,3 +20,4 @@ class RunnerDeps:
     sandboxes: SandboxManager
     secrets: SecretRegistry
     checkpointer: Checkpointer
+    metrics: RunnerMetrics

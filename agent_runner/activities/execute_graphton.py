@@ -29,6 +29,7 @@ from agent_runner.activities.mcp_servers import open_mcp_tools
 from agent_runner.activities.resolve import ResolvedExecution, resolve_execution, skills_for
 from agent_runner.backend import BackendUnavailable
 from agent_runner.environment import ExecutionEnvironment, merge_environment
+from agent_runner.logs import current_execution
 from agent_runner.redaction import Redactor
 from agent_runner.sandboxes import OpenedSandbox
 from agent_runner.skills import SkillWriter, generate_prompt_section
@@ -84,7 +85,14 @@ class _ExecutionRun:
         return self.redact(text)
 
     async def _push(self, status: AgentExecutionStatus) -> None:
-        await self.deps.backend.update_execution_status(self.execution_id, status, deadline_s=5)
+        metrics = self.deps.metrics
+        started = time.monotonic()
+        try:
+            await self.deps.backend.update_execution_status(self.execution_id, status, deadline_s=5)
+        except Exception:
+            metrics.status_push_failures.inc()
+            raise
+        metrics.status_push_seconds.observe(time.monotonic() - started)
 
     def _progress(self) -> dict[str, Any]:
         status = self.builder.status
@@ -96,15 +104,25 @@ class _ExecutionRun:
         }
 
     async def run(self) -> AgentExecutionStatus:
+        current_execution.set(self.execution_id)
         log.info("execution %s: started (thread %s)", self.execution_id, self.thread_id)
+        metrics = self.deps.metrics
+        metrics.executions_started.inc()
+        started = time.monotonic()
         self.reporter.start()
         try:
-            async with Heartbeater(self._progress):
+            async with Heartbeater(self._progress, on_beat=metrics.heartbeats.inc):
                 return await self._run_steps()
         finally:
             if self.sandbox is not None:
                 self.sandbox.kill_running_commands()
             self.deps.secrets.unregister(self.execution_id)
+            outcome = {
+                ax.EXECUTION_COMPLETED: "completed",
+                ax.EXECUTION_CANCELLED: "cancelled",
+            }.get(self.builder.status.phase, "failed")
+            metrics.executions_finished.labels(outcome=outcome).inc()
+            metrics.execution_seconds.observe(time.monotonic() - started)
 
     async def _run_steps(self) -> AgentExecutionStatus:
         try:
@@ -190,9 +208,18 @@ class _ExecutionRun:
     async def _stream(self, agent: Any) -> None:
         config = {"configurable": {"thread_id": self.thread_id}}
         graph_input = {"messages": [{"role": "user", "content": self.execution.spec.message}]}
+        started_at: dict[str, float] = {}
+        metrics = self.deps.metrics
         async for event in graphton.stream_events(agent, graph_input, config):  # type: ignore[arg-type]
             self.builder.apply(event)
             self.reporter.changed()
+            if isinstance(event, graphton.ToolStarted):
+                started_at[event.call_id] = time.monotonic()
+            elif isinstance(event, graphton.ToolFinished):
+                outcome = "failed" if event.failed else "completed"
+                metrics.tool_calls.labels(tool=event.name, outcome=outcome).inc()
+                if event.name == "execute" and event.call_id in started_at:
+                    metrics.command_seconds.observe(time.monotonic() - started_at[event.call_id])
 
     # -- endings -------------------------------------------------------------------
 

@@ -28,8 +28,11 @@ def heartbeat_interval(heartbeat_timeout: timedelta | None) -> float:
 class Heartbeater:
     """`async with Heartbeater(details)`: heartbeats with `details()` until the block ends."""
 
-    def __init__(self, details: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, details: Callable[[], dict[str, Any]], on_beat: Callable[[], None] = lambda: None
+    ) -> None:
         self._details = details
+        self._on_beat = on_beat
         self._interval_s = heartbeat_interval(temporalio.activity.info().heartbeat_timeout)
         self._task: asyncio.Task[None] | None = None
         self.beats = 0
@@ -38,6 +41,7 @@ class Heartbeater:
         while True:
             temporalio.activity.heartbeat(self._details())
             self.beats += 1
+            self._on_beat()
             await asyncio.sleep(self._interval_s)
 
     async def __aenter__(self) -> Heartbeater:
