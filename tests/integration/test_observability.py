@@ -26,10 +26,8 @@ async def get(url: str) -> tuple[int, str]:
 
 def sample(metrics: str, name: str) -> float:
     for line in metrics.splitlines():
-        if (
-            line.startswith(name + " ")
-            or line.startswith(name + "{")
-            and line.split(" ")[0] == name
+        if line.startswith(name + " ") or (
+            line.startswith(name + "{") and line.split(" ")[0] == name
         ):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
