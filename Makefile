@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit proto bench clean
+.PHONY: run test lint typecheck unit chaos proto bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ typecheck: $(VENV)/.installed-dev
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest
+
+chaos: $(VENV)/.installed-dev  # the reliability tests alone (make test runs them too)
+	$(BIN)/pytest -m reliability tests/reliability
 
 proto: $(VENV)/.installed-dev
 	$(PY) -m agent_runner.proto.codegen

@@ -22,6 +22,7 @@ from graphton.events import (
     TodosUpdated,
     ToolFinished,
     ToolStarted,
+    events_from_messages,
     stream_events,
 )
 from graphton.models import create_chat_model
@@ -59,5 +60,6 @@ __all__ = [
     "create_chat_model",
     "create_deep_agent",
     "create_sandbox_backend",
+    "events_from_messages",
     "stream_events",
 ]

@@ -280,6 +280,20 @@ def _todos(raw: Any) -> tuple[Todo, ...]:
     return tuple(todos)
 
 
+def events_from_messages(messages: Sequence[BaseMessage]) -> list[AgentEvent]:
+    """The events a finished stretch of conversation amounts to (a resumed run's past):
+    each AI message and its tool calls, each tool result. Subagents' inner work is
+    not in the conversation, so it is not replayed."""
+    translator = _Translator()
+    events: list[AgentEvent] = []
+    for message in messages:
+        if isinstance(message, AIMessage):
+            events += translator._ai_message(message, None)
+        elif isinstance(message, ToolMessage):
+            events += translator._tool_message(message, None)
+    return events
+
+
 async def stream_events(
     graph: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig | None = None
 ) -> AsyncIterator[AgentEvent]:
@@ -306,5 +320,6 @@ __all__ = [
     "TodosUpdated",
     "ToolFinished",
     "ToolStarted",
+    "events_from_messages",
     "stream_events",
 ]

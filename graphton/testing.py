@@ -180,6 +180,11 @@ class ScriptedChatModel(BaseChatModel):
     def turns_played(self) -> int:
         return self._cursor.next_index
 
+    def skip(self, turns: int) -> None:
+        """Move past turns already played, as when a conversation resumes after a crash."""
+        with self._cursor.lock:
+            self._cursor.next_index = min(self._cursor.next_index + turns, len(self.script.turns))
+
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],

@@ -147,7 +147,7 @@ class _ExecutionRun:
                     tools=[tool for tools in mcp_tools.values() for tool in tools],
                 )
                 self._start_status(resolved)
-                await self._stream(agent)
+                await self._stream(agent, model)
         except asyncio.CancelledError:
             await self._end_cancelled()
             raise
@@ -205,9 +205,9 @@ class _ExecutionRun:
             )
         self.reporter.changed(urgent=True)
 
-    async def _stream(self, agent: Any) -> None:
+    async def _stream(self, agent: Any, model: Any) -> None:
         config = {"configurable": {"thread_id": self.thread_id}}
-        graph_input = {"messages": [{"role": "user", "content": self.execution.spec.message}]}
+        graph_input = await self._input_or_resume(agent, model, config)
         started_at: dict[str, float] = {}
         metrics = self.deps.metrics
         async for event in graphton.stream_events(agent, graph_input, config):  # type: ignore[arg-type]
@@ -220,6 +220,41 @@ class _ExecutionRun:
                 metrics.tool_calls.labels(tool=event.name, outcome=outcome).inc()
                 if event.name == "execute" and event.call_id in started_at:
                     metrics.command_seconds.observe(time.monotonic() - started_at[event.call_id])
+
+    async def _input_or_resume(self, agent: Any, model: Any, config: Any) -> Any:
+        """The user's message, or None to resume from the thread's last checkpoint when an
+        earlier attempt of this execution (a worker that died) already got going.
+
+        The user's message carries the execution id, which is how a retry finds it; the
+        earlier attempt's part of the conversation is replayed into the status, so that
+        nothing it did is reported twice.
+        """
+        state = await agent.aget_state(config)
+        messages = list((state.values or {}).get("messages", []))
+        start = next((i for i, m in enumerate(messages) if m.id == self.execution_id), None)
+        if start is None:
+            return {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": self.execution.spec.message,
+                        "id": self.execution_id,
+                    }
+                ]
+            }
+        done = messages[start + 1 :]
+        log.info(
+            "execution %s: resuming attempt %s from its checkpoint (%s messages done)",
+            self.execution_id,
+            temporalio.activity.info().attempt,
+            len(done),
+        )
+        for event in graphton.events_from_messages(done):
+            self.builder.apply(event)
+        if isinstance(model, graphton.ScriptedChatModel):
+            model.skip(sum(1 for m in done if m.type == "ai"))
+        self.reporter.changed(urgent=True)
+        return None
 
     # -- endings -------------------------------------------------------------------
 

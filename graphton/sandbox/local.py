@@ -19,9 +19,11 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from deepagents.backends.filesystem import FilesystemBackend as _FileToolsBackend
 from deepagents.backends.protocol import SandboxBackendProtocol
@@ -33,6 +35,8 @@ DEFAULT_TIMEOUT_S = 120
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 """Bytes kept per stream (stdout, stderr) of one command; the rest is counted and dropped."""
 
+OUTPUT_FOLDER = ".agent-runner/outputs"
+"""Where, under the root, the whole output of a command that outgrew the limit is kept."""
 DRAIN_AFTER_EXIT_S = 1.0
 """How long output is still read after the shell exits. A background child that
 keeps the pipe open (`server &`) would otherwise hold the command until its timeout."""
@@ -43,7 +47,9 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
 
     `env` is added to every command's environment; `output_filter` is applied
     to every command's stdout and stderr before anyone sees them (the runner
-    masks secret values with it).
+    masks secret values with it). Output past `max_output_bytes` per stream is
+    kept whole in `/.agent-runner/outputs/` (unless `keep_full_output=False`),
+    and the result says where.
     """
 
     def __init__(
@@ -54,16 +60,16 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         timeout: int = DEFAULT_TIMEOUT_S,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         output_filter: Callable[[str], str] | None = None,
+        keep_full_output: bool = True,
     ) -> None:
         root = Path(root_dir).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
         super().__init__(root_dir=root, virtual_mode=True)
-        # The process environment as it is now, plus the unbuffered flag and `env`:
-        # built once, since every command of this sandbox gets the same one.
-        self._environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._extra_env = {"PYTHONUNBUFFERED": "1", **(env or {})}
         self._timeout = timeout
         self._max_output_bytes = max_output_bytes
         self._output_filter = output_filter or (lambda text: text)
+        self._keep_full_output = keep_full_output
         self._process_groups: set[int] = set()
 
     @property
@@ -133,10 +139,10 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         loop = asyncio.get_running_loop()
         try:
             transport, capture = await loop.subprocess_shell(
-                lambda: _CaptureProtocol(loop, self._max_output_bytes),
+                lambda: _CaptureProtocol(loop, self._max_output_bytes, self._spools()),
                 command,
                 cwd=self.cwd,
-                env=self._environment,
+                env={**os.environ, **self._extra_env},  # the process's as it is now
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -186,6 +192,16 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             duration_s=time.monotonic() - started,
         )
 
+    def _spools(self) -> tuple[tuple[Path, str], tuple[Path, str]] | None:
+        """Where this command's streams go when they outgrow the in-memory limit."""
+        if not self._keep_full_output:
+            return None
+        name = uuid.uuid4().hex[:12]
+        return (
+            (self.cwd / OUTPUT_FOLDER / f"{name}.stdout", f"/{OUTPUT_FOLDER}/{name}.stdout"),
+            (self.cwd / OUTPUT_FOLDER / f"{name}.stderr", f"/{OUTPUT_FOLDER}/{name}.stderr"),
+        )
+
     def kill_all(self) -> int:
         """Kill every process group this backend started that is still alive.
 
@@ -209,9 +225,14 @@ class _CaptureProtocol(asyncio.SubprocessProtocol):
     background child can hold open indefinitely.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
-        self.stdout = _BoundedCapture(limit)
-        self.stderr = _BoundedCapture(limit)
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        limit: int,
+        spools: tuple[tuple[Path, str], tuple[Path, str]] | None = None,
+    ) -> None:
+        self.stdout = _BoundedCapture(limit, spools[0] if spools else None)
+        self.stderr = _BoundedCapture(limit, spools[1] if spools else None)
         self.exited: asyncio.Future[None] = loop.create_future()
         self._output_closed: asyncio.Future[None] = loop.create_future()
         self._open_pipes = 2
@@ -221,6 +242,7 @@ class _CaptureProtocol(asyncio.SubprocessProtocol):
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd in (1, 2):
+            (self.stdout if fd == 1 else self.stderr).close()
             self._open_pipes -= 1
             if self._open_pipes == 0 and not self._output_closed.done():
                 self._output_closed.set_result(None)
@@ -235,27 +257,52 @@ class _CaptureProtocol(asyncio.SubprocessProtocol):
 
 
 class _BoundedCapture:
-    """Keeps the first `limit` bytes of a stream and counts the rest."""
+    """Keeps the first `limit` bytes of a stream in memory and counts the rest.
 
-    def __init__(self, limit: int) -> None:
+    With a `spool` file, output past the limit is not lost: from the first byte
+    over the limit, the whole stream is written to that file, and the text says
+    where it is.
+    """
+
+    def __init__(self, limit: int, spool: tuple[Path, str] | None = None) -> None:
         self.limit = limit
         self.head = bytearray()
         self.dropped = 0
+        self._spool = spool
+        self._spool_file: BinaryIO | None = None
 
     def feed(self, chunk: bytes) -> None:
         room = self.limit - len(self.head)
         if room >= len(chunk):
             self.head += chunk
-        else:
-            if room > 0:
-                self.head += chunk[:room]
-            self.dropped += len(chunk) - max(room, 0)
+            return
+        if room > 0:
+            self.head += chunk[:room]
+        self.dropped += len(chunk) - max(room, 0)
+        if self._spool is not None:
+            if self._spool_file is None:
+                path = self._spool[0]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._spool_file = path.open("wb")
+                self._spool_file.write(self.head[: len(self.head) - max(room, 0)])
+            self._spool_file.write(chunk)
+
+    def close(self) -> None:
+        if self._spool_file is not None:
+            self._spool_file.close()
 
     def text(self) -> str:
         decoded = self.head.decode("utf-8", errors="replace")
-        if self.dropped:
-            decoded += f"\n[... {self.dropped} more bytes not kept]"
-        return decoded
+        if not self.dropped:
+            return decoded
+        total = len(self.head) + self.dropped
+        if self._spool_file is not None and self._spool is not None:
+            # First, so that it survives any later cut of a long result.
+            return (
+                f"[output too long: the first {len(self.head)} of {total} bytes follow; "
+                f"the whole output is in {self._spool[1]}]\n{decoded}"
+            )
+        return f"{decoded}\n[... {self.dropped} more bytes not kept]"
 
 
 def _kill_group(group: int) -> bool:

@@ -83,14 +83,29 @@ async def test_cancellation_kills_the_group_and_reraises(
     wait_until(lambda: process_gone(background), what="the background sleep to die")
 
 
-async def test_huge_output_keeps_the_exact_head_and_counts_the_rest(root: Path) -> None:
+async def test_huge_output_keeps_the_exact_head_and_the_whole_output_in_a_file(
+    root: Path,
+) -> None:
     backend = FilesystemBackend(root, max_output_bytes=1000)
     result = await backend.aexecute("yes abcdefgh | head -c 200000000")
     assert result.exit_code == 0
     assert result.truncated
-    assert result.stdout.startswith("abcdefgh\n" * 111 + "a")
+    note, head = result.stdout.split("\n", 1)
+    assert head == ("abcdefgh\n" * 112)[:1000]
+    assert note.startswith("[output too long: the first 1000 of 200000000 bytes follow")
+    virtual = note.rsplit("the whole output is in ", 1)[1].rstrip("]")
+    kept = root / virtual.lstrip("/")
+    assert kept.stat().st_size == 200_000_000
+    with kept.open("rb") as handle:
+        assert handle.read(18) == b"abcdefgh\nabcdefgh\n"
+
+
+async def test_huge_output_without_keeping_counts_what_it_drops(root: Path) -> None:
+    backend = FilesystemBackend(root, max_output_bytes=1000, keep_full_output=False)
+    result = await backend.aexecute("yes abcdefgh | head -c 2000000")
     assert result.stdout[:1000] == ("abcdefgh\n" * 112)[:1000]
-    assert "199999000 more bytes not kept" in result.stdout
+    assert result.stdout.endswith("[... 1999000 more bytes not kept]")
+    assert not (root / ".agent-runner").exists()
 
 
 async def test_non_utf8_output_is_decoded_with_replacement(backend: FilesystemBackend) -> None:
