@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit chaos proto bench clean
+.PHONY: run test system-deps lint typecheck unit chaos proto bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 run: $(VENV)/.installed-run
 	$(BIN)/agent-runner demo
 
-test: lint typecheck unit
+test: system-deps lint typecheck unit
+
+# Debian services the tests start themselves (Redis); installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@command -v redis-server >/dev/null || { \
+		echo "installing redis-server with apt-get"; \
+		$(SUDO) apt-get install -y -q redis-server >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q redis-server >/dev/null; }; }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -105,6 +105,20 @@ class RedisConfig:
 
 
 @dataclass(frozen=True)
+class ClaimCheckConfig:
+    enabled: bool
+    threshold_bytes: int
+    """Payloads larger than this go to the store."""
+    storage_type: Literal["filesystem", "s3"]
+    path: Path
+    """Folder of the filesystem store."""
+    bucket: str | None
+    prefix: str
+    endpoint_url: str | None
+    """An S3-compatible service other than AWS (MinIO, R2, ...)."""
+
+
+@dataclass(frozen=True)
 class LLMConfig:
     provider: Provider
     model: str
@@ -141,6 +155,7 @@ class Config:
     """Port of /metrics and /healthz; 0 serves neither."""
     otlp_endpoint: str | None
     """OpenTelemetry collector (OTLP over HTTP) for traces; None traces nothing."""
+    claim_check: ClaimCheckConfig
     data_dir: Path
     """Where local state lives (daemon database, checkpoints)."""
 
@@ -294,6 +309,7 @@ def _load(read: _Reader) -> Config:
         log_format=read.choice("LOG_FORMAT", ("text", "json"), "text"),
         metrics_port=read.integer("METRICS_PORT", 0 if local else 9464, 0, 65535) or 0,
         otlp_endpoint=read.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        claim_check=_load_claim_check(read, local),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:
@@ -321,6 +337,31 @@ def _load_backend(read: _Reader, local: bool) -> BackendConfig:
         endpoint=endpoint,
         api_key=api_key,
         tls=read.boolean("STIGMER_BACKEND_TLS", port == 443),
+    )
+
+
+def _load_claim_check(read: _Reader, local: bool) -> ClaimCheckConfig:
+    data_dir = Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve()
+    storage_type = read.choice(
+        "BLOB_STORAGE_TYPE", ("filesystem", "s3"), "filesystem" if local else "s3"
+    )
+    enabled = read.boolean("CLAIMCHECK_ENABLED", False)
+    bucket = read.optional("BLOB_STORAGE_BUCKET")
+    if enabled and storage_type == "s3" and bucket is None:
+        read.problem(
+            "BLOB_STORAGE_BUCKET",
+            None,
+            "required when BLOB_STORAGE_TYPE=s3 and CLAIMCHECK_ENABLED=true",
+        )
+    return ClaimCheckConfig(
+        enabled=enabled,
+        threshold_bytes=read.integer("CLAIMCHECK_THRESHOLD_BYTES", 256 * 1024, 1024, 2_000_000)
+        or 0,
+        storage_type="s3" if storage_type == "s3" else "filesystem",
+        path=Path(read.text("BLOB_STORAGE_PATH", str(data_dir / "blobs"))).expanduser().resolve(),
+        bucket=bucket,
+        prefix=read.text("BLOB_STORAGE_PREFIX", "agent-runner/claim-check"),
+        endpoint_url=read.optional("BLOB_STORAGE_ENDPOINT_URL"),
     )
 
 

@@ -87,8 +87,13 @@ class InteropPayloadConverter(temporalio.converter.CompositePayloadConverter):
         )
 
 
-def interop_data_converter() -> temporalio.converter.DataConverter:
-    """The data converter every client and worker of this project uses."""
+def interop_data_converter(
+    codec: temporalio.converter.PayloadCodec | None = None,
+) -> temporalio.converter.DataConverter:
+    """The data converter every client and worker of this project uses (with the claim
+    check codec when it is enabled)."""
     return dataclasses.replace(
-        temporalio.converter.default(), payload_converter_class=InteropPayloadConverter
+        temporalio.converter.default(),
+        payload_converter_class=InteropPayloadConverter,
+        payload_codec=codec,
     )

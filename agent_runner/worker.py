@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from agent_runner.activities import RunnerDeps, runner_activities
 from agent_runner.backend import BackendClient
+from agent_runner.claimcheck import BlobStoreError, claim_check_codec
 from agent_runner.config import Config
 from agent_runner.converter import interop_data_converter
 from agent_runner.errors import AgentRunnerError
@@ -31,6 +32,7 @@ from agent_runner.local.workflow import (
 )
 from agent_runner.observability import ObservabilityServer, RunnerMetrics, tracing_interceptors
 from agent_runner.redaction import SecretRegistry, install_log_filter
+from agent_runner.redis_status import StatusStream
 from agent_runner.sandboxes import SandboxManager
 
 log = logging.getLogger(__name__)
@@ -48,9 +50,11 @@ async def connect_temporal(config: Config) -> Client:
         return await Client.connect(
             config.temporal.address,
             namespace=config.temporal.namespace,
-            data_converter=interop_data_converter(),
+            data_converter=interop_data_converter(claim_check_codec(config)),
             interceptors=tracing_interceptors(config.otlp_endpoint),  # type: ignore[arg-type]
         )
+    except BlobStoreError:
+        raise
     except RuntimeError as err:
         raise TemporalUnavailable(
             f"cannot reach Temporal at {config.temporal.address} "
@@ -94,6 +98,20 @@ async def _observability(
         yield
     finally:
         await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _redis(config: Config) -> AsyncIterator[StatusStream | None]:
+    """The Redis status stream in cloud mode with REDIS_HOST set; checked before polling."""
+    if config.redis is None:
+        yield None
+        return
+    stream = StatusStream(config.redis)
+    await stream.connect()
+    try:
+        yield stream
+    finally:
+        await stream.aclose()
 
 
 def runner_worker(client: Client, config: Config, deps: RunnerDeps) -> Worker:
@@ -141,6 +159,7 @@ async def run_worker(
     client = await connect_temporal(config)
     metrics = RunnerMetrics()
     async with (
+        _redis(config) as status_stream,
         BackendClient(config.backend) as backend,
         open_checkpointer(config) as saver,
         contextlib.aclosing(SandboxManager(config, backend)) as sandboxes,
@@ -153,6 +172,7 @@ async def run_worker(
             secrets=secrets,
             checkpointer=saver,
             metrics=metrics,
+            status_stream=status_stream,
         )
         workers = [runner_worker(client, config, deps)]
         if orchestrator_queue is not None:

@@ -10,6 +10,7 @@ from agent_runner.backend import BackendClient
 from agent_runner.config import Config
 from agent_runner.observability import RunnerMetrics
 from agent_runner.redaction import SecretRegistry
+from agent_runner.redis_status import StatusStream
 from agent_runner.sandboxes import SandboxManager
 
 
@@ -21,3 +22,5 @@ class RunnerDeps:
     secrets: SecretRegistry
     checkpointer: Checkpointer
     metrics: RunnerMetrics
+    status_stream: StatusStream | None = None
+    """Redis, in cloud mode when REDIS_HOST is set."""

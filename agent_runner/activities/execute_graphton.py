@@ -93,6 +93,8 @@ class _ExecutionRun:
             metrics.status_push_failures.inc()
             raise
         metrics.status_push_seconds.observe(time.monotonic() - started)
+        if self.deps.status_stream is not None:
+            await self.deps.status_stream.publish(self.execution_id, status)
 
     def _progress(self) -> dict[str, Any]:
         status = self.builder.status

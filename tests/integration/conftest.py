@@ -108,7 +108,6 @@ def stack_config(
 ) -> Config:
     return Config.load_from_env(
         {
-            **(extra or {}),
             "MODE": "local",
             "TEMPORAL_SERVICE_ADDRESS": temporal_address,
             "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE": runner_queue,
@@ -117,6 +116,7 @@ def stack_config(
             "SANDBOX_ROOT_DIR": str(workspace),
             "AGENT_RUNNER_DATA_DIR": str(data_dir),
             "STIGMER_LLM_PROVIDER": "scripted",
+            **(extra or {}),
         }
     )
 

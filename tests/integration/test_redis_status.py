@@ -1,0 +1,117 @@
+"""Cloud mode with REDIS_HOST: statuses reach a Redis stream; an unreachable Redis stops start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from agent_runner import wire
+from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
+from agent_runner.redis_status import stream_key
+from tests.helpers import wait_until
+from tests.integration.conftest import Stack, running_stack
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
+
+ax = wire.agentexecution
+
+
+@pytest.fixture(scope="module")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: port_is_taken(port), timeout=30, what="redis-server to listen")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+async def cloud_stack(
+    temporal_server: TemporalDevServer, tmp_path: Path, redis_port: int
+) -> AsyncIterator[Stack]:
+    cloud = {
+        "MODE": "cloud",
+        "SANDBOX_TYPE": "filesystem",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis_port),
+    }
+    async with running_stack(temporal_server, tmp_path, cloud) as stack:
+        yield stack
+
+
+async def test_every_status_update_reaches_the_executions_redis_stream(
+    cloud_stack: Stack, redis_port: int
+) -> None:
+    assert cloud_stack.config.mode == "cloud" and cloud_stack.config.redis is not None
+    turns = [
+        {"tool_calls": [{"name": "execute", "args": {"command": "echo streamed"}}]},
+        {"text": "Published."},
+    ]
+    execution = await cloud_stack.new_execution("Publish", turns)
+    await (await cloud_stack.start(execution)).result()
+    redis = Redis(port=redis_port)
+    try:
+        entries = await redis.xrange(stream_key(execution.metadata.id))
+    finally:
+        await redis.aclose()
+    phases = [fields[b"phase"].decode() for _, fields in entries]
+    assert phases[0] == "EXECUTION_IN_PROGRESS" and phases[-1] == "EXECUTION_COMPLETED"
+    final = json.loads(entries[-1][1][b"status"])
+    assert final["messages"][-1]["content"] == "Published."
+    assert final["toolCalls"][0]["status"] == "TOOL_CALL_COMPLETED"
+
+
+def test_an_unreachable_redis_stops_the_worker_with_one_line(tmp_path: Path) -> None:
+    server = TemporalDevServer(port=free_port())
+    server.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "agent_runner", "worker"],
+            env={
+                **os.environ,
+                "MODE": "cloud",
+                "TEMPORAL_SERVICE_ADDRESS": server.address,
+                "STIGMER_BACKEND_ENDPOINT": "127.0.0.1:1",
+                "STIGMER_API_KEY": "k",
+                "SANDBOX_TYPE": "filesystem",
+                "STIGMER_LLM_PROVIDER": "scripted",
+                "REDIS_HOST": "127.0.0.1",
+                "REDIS_PORT": str(free_port()),
+                "AGENT_RUNNER_DATA_DIR": str(tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agent-runner: cannot reach Redis at 127.0.0.1:")
