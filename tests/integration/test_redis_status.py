@@ -1,4 +1,4 @@
-"""Cloud mode with REDIS_HOST: statuses reach a Redis stream; an unreachable Redis stops start-up."""
+"""Cloud mode with REDIS_HOST: statuses reach a Redis stream; no Redis, no start-up."""
 
 from __future__ import annotations
 
