@@ -24,13 +24,14 @@ run: $(VENV)/.installed-run
 
 test: system-deps lint typecheck unit
 
-# Debian services the tests start themselves (Redis); installed when missing.
+# Debian services the tests start themselves (Redis, PostgreSQL); installed when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL = $(SUDO) apt-get install -y -q $(1) >/dev/null 2>&1 || \
+	{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(1) >/dev/null; }
 system-deps:
-	@command -v redis-server >/dev/null || { \
-		echo "installing redis-server with apt-get"; \
-		$(SUDO) apt-get install -y -q redis-server >/dev/null 2>&1 || \
-		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q redis-server >/dev/null; }; }
+	@command -v redis-server >/dev/null || { echo "installing redis-server"; $(call APT_INSTALL,redis-server); }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ echo "installing postgresql"; $(call APT_INSTALL,postgresql); }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

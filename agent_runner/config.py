@@ -53,6 +53,7 @@ SECRET_VARIABLES: Final = frozenset(
         "STIGMER_LLM_API_KEY",
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
+        "CHECKPOINT_DATABASE_URL",
     }
 )
 
@@ -156,6 +157,8 @@ class Config:
     otlp_endpoint: str | None
     """OpenTelemetry collector (OTLP over HTTP) for traces; None traces nothing."""
     claim_check: ClaimCheckConfig
+    checkpoint_database_url: Secret | None
+    """PostgreSQL for conversation checkpoints in cloud mode (`CHECKPOINT_DATABASE_URL`)."""
     data_dir: Path
     """Where local state lives (daemon database, checkpoints)."""
 
@@ -310,6 +313,7 @@ def _load(read: _Reader) -> Config:
         metrics_port=read.integer("METRICS_PORT", 0 if local else 9464, 0, 65535) or 0,
         otlp_endpoint=read.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
         claim_check=_load_claim_check(read, local),
+        checkpoint_database_url=read.secret("CHECKPOINT_DATABASE_URL"),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:

@@ -13,7 +13,9 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import psycopg
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Checkpointer
 from temporalio.client import Client
@@ -45,6 +47,10 @@ class TemporalUnavailable(AgentRunnerError):
     """The Temporal server could not be reached."""
 
 
+class CheckpointStoreUnavailable(AgentRunnerError):
+    """The checkpoint database could not be reached."""
+
+
 async def connect_temporal(config: Config) -> Client:
     try:
         return await Client.connect(
@@ -72,9 +78,23 @@ async def open_checkpointer(config: Config) -> AsyncIterator[Checkpointer]:
             str(config.data_dir / "checkpoints.sqlite3")
         ) as saver:
             yield saver
+    elif config.checkpoint_database_url is not None:
+        try:
+            async with AsyncPostgresSaver.from_conn_string(
+                config.checkpoint_database_url.reveal()
+            ) as saver:
+                await saver.setup()
+                yield saver
+        except psycopg.OperationalError as err:
+            # The URL holds a password: name the variable, never its value.
+            raise CheckpointStoreUnavailable(
+                "cannot reach the PostgreSQL of CHECKPOINT_DATABASE_URL: "
+                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+            ) from None
     else:
         log.warning(
-            "conversation memory is kept in this worker's memory only (no database configured)"
+            "conversation memory is kept in this worker's memory only: set "
+            "CHECKPOINT_DATABASE_URL so that conversations survive the worker"
         )
         yield InMemorySaver()
 

@@ -12,6 +12,7 @@ turns:
         args: {file_path: /report.md, content: "# Report"}
   - expect:
       contains: "Updated file /report.md"   # checked against the messages since the last turn
+      history_contains: "the user's name"   # checked against the whole conversation
     text: "Done: /report.md is written."
   - error: "the provider is overloaded"     # raise, as a failing provider would
 ```
@@ -65,6 +66,9 @@ class Expectation:
     """Each text must appear in those messages (a tool result, or the user's message)."""
     not_contains: tuple[str, ...] = ()
     """No text here may appear in them."""
+    history_contains: tuple[str, ...] = ()
+    """Each text must appear somewhere in the whole conversation the model is given
+    (earlier turns and earlier runs of the same thread included)."""
 
 
 @dataclass(frozen=True)
@@ -128,14 +132,21 @@ def _parse_turn(raw: object, number: int, source: str) -> ScriptedTurn:
             )
         )
     expect = raw.get("expect") or {}
-    if not isinstance(expect, Mapping) or set(expect) - {"contains", "not_contains"}:
-        raise ScriptError(f"{where}: 'expect' takes 'contains' and 'not_contains'")
+    if not isinstance(expect, Mapping) or set(expect) - {
+        "contains",
+        "not_contains",
+        "history_contains",
+    }:
+        raise ScriptError(
+            f"{where}: 'expect' takes 'contains', 'not_contains' and 'history_contains'"
+        )
     return ScriptedTurn(
         text=str(raw.get("text") or ""),
         tool_calls=tuple(calls),
         expect=Expectation(
             contains=_as_texts(expect.get("contains")),
             not_contains=_as_texts(expect.get("not_contains")),
+            history_contains=_as_texts(expect.get("history_contains")),
         ),
         error=str(raw["error"]) if raw.get("error") is not None else None,
     )
@@ -283,8 +294,15 @@ class ScriptedChatModel(BaseChatModel):
 def _check_expectation(
     expect: Expectation, messages: Sequence[BaseMessage], number: int, source: str
 ) -> None:
-    if not expect.contains and not expect.not_contains:
+    if not (expect.contains or expect.not_contains or expect.history_contains):
         return
+    history = "\n".join(message.text for message in messages)
+    for text in expect.history_contains:
+        if text not in history:
+            raise ScriptError(
+                f"model script {source}, turn {number}: expected {text!r} somewhere in the "
+                f"conversation, but it was: {_preview(history)}"
+            )
     recent = _since_last_ai_message(messages)
     seen = "\n".join(message.text for message in recent)
     for text in expect.contains:

@@ -135,6 +135,16 @@ def test_expectation_is_checked_against_messages_since_the_last_turn() -> None:
         failing.invoke([HumanMessage("go"), first, ToolMessage("nothing here", tool_call_id="c1")])
 
 
+def test_history_expectation_sees_the_whole_conversation() -> None:
+    script = Script.from_data([{"expect": {"history_contains": "first question"}, "text": "ok"}])
+    history = [HumanMessage("first question"), AIMessage("first answer"), HumanMessage("again")]
+    assert ScriptedChatModel(script=script).invoke(history).text == "ok"
+    with pytest.raises(
+        ScriptError, match="expected 'first question' somewhere in the conversation"
+    ):
+        ScriptedChatModel(script=script).invoke([HumanMessage("something else")])
+
+
 def test_error_turn_fails_like_a_provider() -> None:
     model = ScriptedChatModel(script=Script.from_data([{"error": "provider overloaded"}]))
     with pytest.raises(ScriptError, match="turn 1: provider overloaded"):

@@ -334,7 +334,12 @@ async def test_two_executions_in_one_session_share_the_thread_and_the_conversati
     await (await stack.start(first)).result()
     second = await stack.new_execution(
         "What is my name?",
-        [{"expect": {"contains": "What is my name?"}, "text": "Your name is Ada."}],
+        [
+            {
+                "expect": {"history_contains": ["My name is Ada.", "Nice to meet you, Ada."]},
+                "text": "Your name is Ada.",
+            }
+        ],
         session_id=session_id,
     )
     await (await stack.start(second)).result()
