@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from daytona import AsyncDaytona, DaytonaConfig
 from deepagents.backends.protocol import SandboxBackendProtocol
@@ -25,8 +26,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class OpenedSandbox:
     backend: SandboxBackendProtocol
-    mode: str
-    """"filesystem" or "daytona": how skills are written into it."""
+    mode: Literal["filesystem", "daytona"]
+    """How skills are written into it."""
     root_dir: str | None = None
     """The local root for filesystem sandboxes."""
 

@@ -116,6 +116,7 @@ class _ExecutionRun:
             async with Heartbeater(self._progress, on_beat=metrics.heartbeats.inc):
                 return await self._run_steps()
         finally:
+            await self.reporter.stop()  # already stopped unless the backend was unavailable
             if self.sandbox is not None:
                 self.sandbox.kill_running_commands()
             self.deps.secrets.unregister(self.execution_id)
@@ -186,7 +187,7 @@ class _ExecutionRun:
         """Write every skill; the prompt section of the agent and of each subagent."""
         if not resolved.skills:
             return {}
-        writer = SkillWriter(sandbox=sandbox.backend, root_dir=sandbox.root_dir, mode=sandbox.mode)  # type: ignore[arg-type]
+        writer = SkillWriter(sandbox=sandbox.backend, root_dir=sandbox.root_dir, mode=sandbox.mode)
         paths = await writer.write_skills(resolved.skills)
         agent = resolved.agent
         sections = {

@@ -105,13 +105,18 @@ class StatusReporter:
             self.max_staleness_s = max(self.max_staleness_s, self._last_push_at - changed_at)
         return True
 
-    async def finish(self, deadline: float) -> bool:
-        """Stop the background pushes and deliver the current status, retrying until
-        `deadline` (a `time.monotonic()` value). True when the backend has it."""
+    async def stop(self) -> None:
+        """Stop the background pushes without a final one (idempotent)."""
         if self._task is not None:
             self._task.cancel()
             # Collects the background task's end; only our own cancellation propagates.
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def finish(self, deadline: float) -> bool:
+        """Stop the background pushes and deliver the current status, retrying until
+        `deadline` (a `time.monotonic()` value). True when the backend has it."""
+        await self.stop()
         self._version += 1
         backoff = self._interval_s
         while True:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -173,3 +176,25 @@ async def running_stack(
 async def stack(temporal_server: TemporalDevServer, tmp_path: Path) -> AsyncIterator[Stack]:
     async with running_stack(temporal_server, tmp_path) as running:
         yield running
+
+
+def cloud_worker_start(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`agent-runner worker` in MODE=cloud against a Temporal server of its own, until it
+    exits: for start-up failures (an unreachable Redis or database)."""
+    with TemporalDevServer(port=free_port()) as server:
+        return subprocess.run(
+            [sys.executable, "-m", "agent_runner", "worker"],
+            env={
+                **os.environ,
+                "MODE": "cloud",
+                "TEMPORAL_SERVICE_ADDRESS": server.address,
+                "STIGMER_BACKEND_ENDPOINT": "127.0.0.1:1",
+                "STIGMER_API_KEY": "k",
+                "SANDBOX_TYPE": "filesystem",
+                "STIGMER_LLM_PROVIDER": "scripted",
+                **extra_env,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )

@@ -6,7 +6,6 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from agent_runner import wire
 from agent_runner.local.temporal_server import TemporalDevServer, free_port
-from tests.integration.conftest import Stack, running_stack
+from tests.integration.conftest import Stack, cloud_worker_start, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -92,28 +91,9 @@ async def test_a_session_remembers_its_conversation_in_postgres(cloud_stack: Sta
     assert not (cloud_stack.config.data_dir / "checkpoints.sqlite3").exists()
 
 
-def test_an_unreachable_database_stops_the_worker_without_showing_the_url(tmp_path: Path) -> None:
-    server = TemporalDevServer(port=free_port())
-    server.start()
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "agent_runner", "worker"],
-            env={
-                **os.environ,
-                "MODE": "cloud",
-                "TEMPORAL_SERVICE_ADDRESS": server.address,
-                "STIGMER_BACKEND_ENDPOINT": "127.0.0.1:1",
-                "STIGMER_API_KEY": "k",
-                "SANDBOX_TYPE": "filesystem",
-                "STIGMER_LLM_PROVIDER": "scripted",
-                "CHECKPOINT_DATABASE_URL": f"postgresql://u:pg-secret-99@127.0.0.1:{free_port()}/db",
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        server.stop()
+def test_an_unreachable_database_stops_the_worker_without_showing_the_url() -> None:
+    url = f"postgresql://u:pg-secret-99@127.0.0.1:{free_port()}/db"
+    result = cloud_worker_start({"CHECKPOINT_DATABASE_URL": url})
     assert result.returncode == 1
     assert "cannot reach the PostgreSQL of CHECKPOINT_DATABASE_URL" in result.stderr
     assert "pg-secret-99" not in result.stderr

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from agent_runner import wire
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
 from agent_runner.redis_status import stream_key
 from tests.helpers import wait_until
-from tests.integration.conftest import Stack, running_stack
+from tests.integration.conftest import Stack, cloud_worker_start, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -88,30 +86,8 @@ async def test_every_status_update_reaches_the_executions_redis_stream(
     assert final["toolCalls"][0]["status"] == "TOOL_CALL_COMPLETED"
 
 
-def test_an_unreachable_redis_stops_the_worker_with_one_line(tmp_path: Path) -> None:
-    server = TemporalDevServer(port=free_port())
-    server.start()
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "agent_runner", "worker"],
-            env={
-                **os.environ,
-                "MODE": "cloud",
-                "TEMPORAL_SERVICE_ADDRESS": server.address,
-                "STIGMER_BACKEND_ENDPOINT": "127.0.0.1:1",
-                "STIGMER_API_KEY": "k",
-                "SANDBOX_TYPE": "filesystem",
-                "STIGMER_LLM_PROVIDER": "scripted",
-                "REDIS_HOST": "127.0.0.1",
-                "REDIS_PORT": str(free_port()),
-                "AGENT_RUNNER_DATA_DIR": str(tmp_path),
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        server.stop()
+def test_an_unreachable_redis_stops_the_worker_with_one_line() -> None:
+    result = cloud_worker_start({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port())})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("agent-runner: cannot reach Redis at 127.0.0.1:")

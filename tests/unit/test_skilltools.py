@@ -129,3 +129,31 @@ def test_a_live_scenario_without_a_live_model_is_skipped(tmp_path: Path) -> None
     result = run("test", str(skill))
     assert result.returncode == 0
     assert "0 passed, 0 failed, 1 skipped" in result.stdout
+
+
+def test_the_pytest_plugin_runs_each_scenario_as_a_test(tmp_path: Path) -> None:
+    skills = tmp_path / "skills"
+    shutil.copytree(REPO_ROOT / "skills", skills)
+    broken = skills / "todo-scan" / "tests" / "finds-markers.yaml"
+    document = yaml.safe_load(broken.read_text())
+    document["expect"]["final_answer"] = "never said"
+    broken.write_text(yaml.safe_dump(document))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "agent_runner.skilltools.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            str(skills),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert "1 failed, 2 passed" in result.stdout, result.stdout
+    assert "expected the final answer to match 'never said'" in result.stdout
