@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from agent_runner import wire
 from agent_runner.local.temporal_server import TemporalDevServer, free_port
 from agent_runner.logs import configure_logging, current_execution
-from tests.integration.conftest import running_stack
+from tests.helpers import async_wait_until
+from tests.integration.conftest import TOKEN, Stack, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -87,3 +95,48 @@ def test_json_logs_carry_the_execution_id(capsys: pytest.CaptureFixture[str]) ->
     assert lines[0]["message"] == "step 2 done" and lines[0]["execution_id"] == "aex-123"
     assert "execution_id" not in lines[1]
     configure_logging("INFO")
+
+
+async def test_traces_reach_the_otlp_collector(stack: Stack, tmp_path: Path) -> None:
+    received: list[bytes] = []
+
+    async def collect(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", collect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    collector_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", collector_port).start()
+    queue = f"{stack.runner_queue}-traced"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agent_runner", "worker"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("STIGMER_", "TEMPORAL_"))},
+            "MODE": "local",
+            "TEMPORAL_SERVICE_ADDRESS": stack.config.temporal.address,
+            "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE": queue,
+            "STIGMER_BACKEND_ENDPOINT": stack.config.backend.endpoint,
+            "STIGMER_API_KEY": TOKEN,
+            "SANDBOX_ROOT_DIR": str(stack.workspace),
+            "AGENT_RUNNER_DATA_DIR": str(tmp_path / "traced"),
+            "STIGMER_LLM_PROVIDER": "scripted",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        stack.options = replace(stack.options, runner_task_queue=queue)
+        execution = await stack.new_execution("Trace me", [{"text": "traced"}])
+        assert (await (await stack.start(execution)).result()).phase == ax.EXECUTION_COMPLETED
+        worker.send_signal(signal.SIGTERM)  # spans are flushed when the worker exits
+        await asyncio.to_thread(worker.wait, 60)
+        await async_wait_until(lambda: bool(received), within=30, what="spans to arrive")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        await runner.cleanup()
+    assert b"RunActivity:ExecuteGraphton" in b"".join(received)

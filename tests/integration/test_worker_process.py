@@ -40,7 +40,7 @@ def worker_env(stack: Stack, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def worker_process(stack: Stack) -> AsyncIterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(  # noqa: ASYNC220  # Popen returns at once; nothing blocks
+    process = subprocess.Popen(
         [sys.executable, "-m", "agent_runner", "worker"],
         env=worker_env(stack, WORKER_GRACEFUL_SHUTDOWN_SECONDS="2"),
         stdout=subprocess.PIPE,
