@@ -85,6 +85,8 @@ class Script:
     turns: tuple[ScriptedTurn, ...]
     source: str = "<script>"
     """Where the script came from, named in every error."""
+    chunk_delay_s: float = 0.0
+    """Pause between streamed chunks (YAML `chunk_delay_s`): a provider's pace, for demos."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Script:
@@ -100,13 +102,19 @@ class Script:
     @classmethod
     def from_data(cls, document: object, *, source: str = "<script>") -> Script:
         """Build a script from parsed YAML: `{"turns": [...]}` or a bare list of turns."""
+        delay = 0.0
         if isinstance(document, Mapping):
+            try:
+                delay = float(document.get("chunk_delay_s") or 0.0)
+            except (TypeError, ValueError) as err:
+                raise ScriptError(f"model script {source}: chunk_delay_s must be seconds") from err
             document = document.get("turns")
         if not isinstance(document, list) or not document:
             raise ScriptError(f"model script {source}: expected a non-empty list under 'turns'")
         return cls(
             turns=tuple(_parse_turn(turn, i, source) for i, turn in enumerate(document, 1)),
             source=source,
+            chunk_delay_s=delay,
         )
 
 
@@ -181,7 +189,8 @@ class ScriptedChatModel(BaseChatModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ScriptedChatModel:
-        return cls(script=Script.from_yaml(path))
+        script = Script.from_yaml(path)
+        return cls(script=script, chunk_delay_s=script.chunk_delay_s)
 
     @property
     def _llm_type(self) -> str:

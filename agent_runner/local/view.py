@@ -185,7 +185,8 @@ def _tool_line(call: ax.ToolCall) -> Text:
     line = Text(f"     {mark} {tool_summary(call)}", style)
     if call.status == ax.TOOL_CALL_FAILED and call.error:
         line.append(f"  {one_line(call.error, 60)}")
-    elif call.result:
+    elif call.result and call.name not in ("write_todos", "task"):
+        # The todo row and the subagent line already say what these returned.
         line.append(f"  {one_line(call.result, 50)}", "dim")
     return line
 

@@ -65,10 +65,11 @@ async def test_openai_compatible_server_that_is_down_fails_clearly() -> None:
         await model.ainvoke("hi")
 
 
-def test_scripted_model_loads_from_yaml(tmp_path: Path) -> None:
-    path = write_script(tmp_path, "turns:\n  - text: hello there\n")
+def test_scripted_model_loads_from_yaml_with_its_pace(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "chunk_delay_s: 0.01\nturns:\n  - text: hello there\n")
     model = create_chat_model(f"scripted:{path}")
     assert isinstance(model, ScriptedChatModel)
+    assert model.chunk_delay_s == 0.01
     assert model.invoke("hi").text == "hello there"
 
 
