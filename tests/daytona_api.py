@@ -224,3 +224,6 @@ async def start_fake_daytona(api_key: str) -> tuple[FakeDaytona, web.AppRunner]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     cloud.url = f"http://127.0.0.1:{port}"
     return cloud, runner
+
+
+DAYTONA_TEST_KEY = "dtn-test-key"

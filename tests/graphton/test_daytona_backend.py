@@ -12,25 +12,20 @@ import pytest
 import graphton
 from agent_runner import wire
 from agent_runner.skills import ResolvedSkill, SkillWriter
-from tests.daytona_api import FakeDaytona, start_fake_daytona
+from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 
 pytestmark = pytest.mark.anyio
 
-API_KEY = "dtn-test-key"
+API_KEY = DAYTONA_TEST_KEY
 
 
 @pytest.fixture
-async def cloud() -> AsyncIterator[FakeDaytona]:
-    fake, runner = await start_fake_daytona(API_KEY)
-    yield fake
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def sandbox(cloud: FakeDaytona, tmp_path: Path) -> AsyncIterator[graphton.DaytonaBackend]:
+async def sandbox(
+    daytona_cloud: FakeDaytona, tmp_path: Path
+) -> AsyncIterator[graphton.DaytonaBackend]:
     backend = graphton.DaytonaBackend(
         api_key=API_KEY,
-        api_url=cloud.url,
+        api_url=daytona_cloud.url,
         snapshot_id="dev-tools",
         env={"TEAM": "platform"},
         root_dir=str(tmp_path / "home"),
@@ -41,10 +36,10 @@ async def sandbox(cloud: FakeDaytona, tmp_path: Path) -> AsyncIterator[graphton.
 
 
 async def test_create_runs_commands_in_its_folder_with_its_env(
-    sandbox: graphton.DaytonaBackend, cloud: FakeDaytona, tmp_path: Path
+    sandbox: graphton.DaytonaBackend, daytona_cloud: FakeDaytona, tmp_path: Path
 ) -> None:
     assert sandbox.created
-    assert cloud.sandboxes[sandbox.id].snapshot == "dev-tools"
+    assert daytona_cloud.sandboxes[sandbox.id].snapshot == "dev-tools"
     result = await sandbox.aexecute("pwd; echo $TEAM; exit 3")
     assert isinstance(result, graphton.ExecutionResult)
     assert result.exit_code == 3
@@ -52,20 +47,25 @@ async def test_create_runs_commands_in_its_folder_with_its_env(
 
 
 async def test_attach_by_id_reaches_the_same_sandbox(
-    sandbox: graphton.DaytonaBackend, cloud: FakeDaytona
+    sandbox: graphton.DaytonaBackend, daytona_cloud: FakeDaytona
 ) -> None:
     attached = graphton.create_sandbox_backend(
-        {"type": "daytona", "sandbox_id": sandbox.id, "api_key": API_KEY, "api_url": cloud.url}
+        {
+            "type": "daytona",
+            "sandbox_id": sandbox.id,
+            "api_key": API_KEY,
+            "api_url": daytona_cloud.url,
+        }
     )
     assert isinstance(attached, graphton.DaytonaBackend)
     await attached.start()
     assert not attached.created and attached.id == sandbox.id
-    assert [m for m, p in cloud.requests if p == f"/sandbox/{sandbox.id}"] == ["GET"]
+    assert [m for m, p in daytona_cloud.requests if p == f"/sandbox/{sandbox.id}"] == ["GET"]
     await attached.close()
 
 
 async def test_files_go_up_and_come_back_in_one_batch_each(
-    sandbox: graphton.DaytonaBackend, cloud: FakeDaytona, tmp_path: Path
+    sandbox: graphton.DaytonaBackend, daytona_cloud: FakeDaytona, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
     uploaded = await sandbox.aupload_files(
@@ -76,7 +76,9 @@ async def test_files_go_up_and_come_back_in_one_batch_each(
     downloaded = await sandbox.adownload_files([f"{home}/a.txt", f"{home}/missing.txt"])
     assert (downloaded[0].content, downloaded[0].error) == (b"alpha", None)
     assert downloaded[1].error == "file_not_found"
-    assert [p for _, p in cloud.requests].count(f"/toolbox/{sandbox.id}/files/bulk-upload") == 1
+    assert [p for _, p in daytona_cloud.requests].count(
+        f"/toolbox/{sandbox.id}/files/bulk-upload"
+    ) == 1
 
 
 async def test_deepagents_file_tools_work_through_the_sandbox(
@@ -98,40 +100,44 @@ async def test_blocking_methods_work_from_other_threads(sandbox: graphton.Dayton
 
 
 async def test_api_errors_become_results_or_clear_errors(
-    sandbox: graphton.DaytonaBackend, cloud: FakeDaytona
+    sandbox: graphton.DaytonaBackend, daytona_cloud: FakeDaytona
 ) -> None:
-    cloud.fail_next["/process/execute"] = (500, "runner unavailable")
+    daytona_cloud.fail_next["/process/execute"] = (500, "runner unavailable")
     failed = await sandbox.aexecute("echo hi")
     assert failed.exit_code == 125
     assert "could not run the command" in failed.stderr and "runner unavailable" in failed.stderr
-    cloud.fail_next["/files/bulk-upload"] = (507, "disk full")
+    daytona_cloud.fail_next["/files/bulk-upload"] = (507, "disk full")
     [upload] = await sandbox.aupload_files([("/tmp/x", b"x")])
     assert upload.error is not None and "disk full" in upload.error
 
 
-async def test_a_wrong_key_and_a_missing_sandbox_are_named(cloud: FakeDaytona) -> None:
-    wrong = graphton.DaytonaBackend(api_key="not-the-key", api_url=cloud.url)
+async def test_a_wrong_key_and_a_missing_sandbox_are_named(daytona_cloud: FakeDaytona) -> None:
+    wrong = graphton.DaytonaBackend(api_key="not-the-key", api_url=daytona_cloud.url)
     with pytest.raises(graphton.SandboxError, match="DAYTONA_API_KEY"):
         await wrong.start()
     await wrong.close()
-    gone = graphton.DaytonaBackend(api_key=API_KEY, api_url=cloud.url, sandbox_id="sbx-nope")
+    gone = graphton.DaytonaBackend(
+        api_key=API_KEY, api_url=daytona_cloud.url, sandbox_id="sbx-nope"
+    )
     with pytest.raises(graphton.SandboxError, match="'sbx-nope' was not found"):
         await gone.start()
     await gone.close()
 
 
 async def test_delete_then_delete_again_is_fine(
-    sandbox: graphton.DaytonaBackend, cloud: FakeDaytona
+    sandbox: graphton.DaytonaBackend, daytona_cloud: FakeDaytona
 ) -> None:
     assert await sandbox.delete_sandbox() is True
-    assert cloud.sandboxes[sandbox.id].state == "destroyed"
-    again = graphton.DaytonaBackend(api_key=API_KEY, api_url=cloud.url, sandbox_id=sandbox.id)
+    assert daytona_cloud.sandboxes[sandbox.id].state == "destroyed"
+    again = graphton.DaytonaBackend(
+        api_key=API_KEY, api_url=daytona_cloud.url, sandbox_id=sandbox.id
+    )
     assert await again.delete_sandbox() is False
     await again.close()
 
 
 async def test_skill_writer_uploads_skills_in_one_batch(
-    sandbox: graphton.DaytonaBackend, cloud: FakeDaytona, tmp_path: Path
+    sandbox: graphton.DaytonaBackend, daytona_cloud: FakeDaytona, tmp_path: Path
 ) -> None:
     from agent_runner.local.manifests import zip_skill_folder
     from tests.conftest import REPO_ROOT
@@ -147,7 +153,7 @@ async def test_skill_writer_uploads_skills_in_one_batch(
     assert paths == {"repo-stats": f"{home}/skills/repo-stats/SKILL.md"}
     script = home / "skills" / "repo-stats" / "scripts" / "stats.py"
     assert script.stat().st_mode & stat.S_IXUSR
-    uploads = [p for _, p in cloud.requests if p.endswith("/files/bulk-upload")]
+    uploads = [p for _, p in daytona_cloud.requests if p.endswith("/files/bulk-upload")]
     assert len(uploads) == 1
     run = await sandbox.aexecute("python3 skills/repo-stats/scripts/stats.py skills")
     assert run.exit_code == 0 and "| Python | 1 |" in run.stdout

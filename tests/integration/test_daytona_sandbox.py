@@ -12,30 +12,23 @@ from temporalio.worker import Worker
 
 from agent_runner import wire
 from agent_runner.local.temporal_server import TemporalDevServer
-from tests.daytona_api import FakeDaytona, start_fake_daytona
+from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 from tests.integration.conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
 ax = wire.agentexecution
-KEY = "dtn-integration"
-
-
-@pytest.fixture
-async def cloud() -> AsyncIterator[FakeDaytona]:
-    fake, runner = await start_fake_daytona(KEY)
-    yield fake
-    await runner.cleanup()
+KEY = DAYTONA_TEST_KEY
 
 
 @pytest.fixture
 async def daytona_stack(
-    temporal_server: TemporalDevServer, tmp_path: Path, cloud: FakeDaytona
+    temporal_server: TemporalDevServer, tmp_path: Path, daytona_cloud: FakeDaytona
 ) -> AsyncIterator[Stack]:
     extra = {
         "SANDBOX_TYPE": "daytona",
         "DAYTONA_API_KEY": KEY,
-        "DAYTONA_API_URL": cloud.url,
+        "DAYTONA_API_URL": daytona_cloud.url,
         "DAYTONA_DEV_TOOLS_SNAPSHOT_ID": "dev-tools",
         "DAYTONA_WORK_DIR": str(tmp_path / "sandbox-home"),
     }
@@ -44,7 +37,7 @@ async def daytona_stack(
 
 
 async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
-    daytona_stack: Stack, cloud: FakeDaytona, tmp_path: Path
+    daytona_stack: Stack, daytona_cloud: FakeDaytona, tmp_path: Path
 ) -> None:
     stack = daytona_stack
     session_id = await stack.new_session()
@@ -65,16 +58,16 @@ async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
     assert (await (await stack.start(first)).result()).phase == ax.EXECUTION_COMPLETED
     session = await stack.backend.get_session(session_id)
     sandbox_id = session.spec.sandbox_id
-    assert sandbox_id in cloud.sandboxes
-    assert cloud.sandboxes[sandbox_id].snapshot == "dev-tools"
-    assert cloud.sandboxes[sandbox_id].labels["stigmer.ai/session"] == session_id
+    assert sandbox_id in daytona_cloud.sandboxes
+    assert daytona_cloud.sandboxes[sandbox_id].snapshot == "dev-tools"
+    assert daytona_cloud.sandboxes[sandbox_id].labels["stigmer.ai/session"] == session_id
     home = tmp_path / "sandbox-home"
     assert "| Python |" in (home / "stats.md").read_text()
     assert (home / "skills" / "repo-stats" / "SKILL.md").exists()
 
     second = await stack.new_execution("Again", [{"text": "Same sandbox."}], session_id=session_id)
     await (await stack.start(second)).result()
-    assert len(cloud.sandboxes) == 1
+    assert len(daytona_cloud.sandboxes) == 1
 
     queue = f"cleanup-{stack.runner_queue}"
     async with Worker(stack.temporal, task_queue=queue, workflows=[Cleanup]):
@@ -85,7 +78,7 @@ async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
                 id=f"cleanup-{sandbox_id}-{attempt}",
                 task_queue=queue,
             )
-            assert cloud.sandboxes[sandbox_id].state == "destroyed"
+            assert daytona_cloud.sandboxes[sandbox_id].state == "destroyed"
 
 
 @workflow.defn(name="Cleanup", sandboxed=False)
@@ -103,7 +96,7 @@ class Cleanup:
 
 
 async def test_a_session_whose_sandbox_is_gone_gets_a_new_one(
-    daytona_stack: Stack, cloud: FakeDaytona
+    daytona_stack: Stack, daytona_cloud: FakeDaytona
 ) -> None:
     stack = daytona_stack
     session_id = await stack.new_session()
@@ -113,4 +106,4 @@ async def test_a_session_whose_sandbox_is_gone_gets_a_new_one(
     execution = await stack.new_execution("Hi", [{"text": "Fresh sandbox."}], session_id=session_id)
     assert (await (await stack.start(execution)).result()).phase == ax.EXECUTION_COMPLETED
     renewed = (await stack.backend.get_session(session_id)).spec.sandbox_id
-    assert renewed != "sbx-deleted-long-ago" and renewed in cloud.sandboxes
+    assert renewed != "sbx-deleted-long-ago" and renewed in daytona_cloud.sandboxes
