@@ -171,9 +171,10 @@ async def run_worker(
     *,
     orchestrator_queue: str | None = None,
     announce: bool = True,
+    ready: asyncio.Event | None = None,
 ) -> None:
     """Poll until `stop` is set; with the reference workflow's worker on
-    `orchestrator_queue` too when one is given."""
+    `orchestrator_queue` too when one is given. `ready` is set once every worker polls."""
     secrets = SecretRegistry()
     install_log_filter(secrets)
     client = await connect_temporal(config)
@@ -202,6 +203,8 @@ async def run_worker(
                 await stack.enter_async_context(worker)
             if announce:
                 print(banner(config), flush=True)
+            if ready is not None:
+                ready.set()
             await stop.wait()
             log.info(
                 "stopping: no new work; running executions get %ss to finish",

@@ -151,18 +151,27 @@ class LocalStack:
             )
 
     async def _start_workers(self) -> None:
+        ready = asyncio.Event()
         self._worker = asyncio.create_task(
             run_worker(
                 self.config,
                 self._stop,
                 orchestrator_queue=ORCHESTRATOR_TASK_QUEUE,
                 announce=self.announce,
+                ready=ready,
             )
         )
-        # run_worker prints its banner once both workers poll; surface early failures.
-        done, _ = await asyncio.wait({self._worker}, timeout=0.5)
-        if done:
+        # Ready when both workers poll; a worker that fails first raises its error here.
+        polling = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait(
+            {self._worker, polling}, timeout=WORKER_READY_TIMEOUT_S, return_when="FIRST_COMPLETED"
+        )
+        polling.cancel()
+        if self._worker in done:
             self._worker.result()
+            raise StackError("the worker stopped while starting")
+        if not done:
+            raise StackError(f"the worker did not start polling within {WORKER_READY_TIMEOUT_S:g}s")
 
     async def wait_until_stopped(self) -> None:
         """Until `stop()` is called or the worker ends on its own (then with its error)."""
