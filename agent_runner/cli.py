@@ -19,15 +19,14 @@ from rich.console import Console
 from agent_runner import __version__
 from agent_runner.config import Config
 from agent_runner.errors import AgentRunnerError, ConfigError
-from agent_runner.local.daemon import DEFAULT_LISTEN, DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, ManifestError, load_catalog
-from agent_runner.local.run_command import RunRequest, list_command, logs_command, run_command
 from agent_runner.local.signals import stop_event_on_signals
-from agent_runner.local.stack import LocalStack, ensure_provider_key, stdin_is_terminal
-from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
 from agent_runner.logs import configure_logging
-from agent_runner.skilltools.commands import lint_command, test_command
-from agent_runner.worker import run_worker
+
+# The heavy parts (Temporal, LangGraph, gRPC servers) are imported by the commands
+# that use them, so that `--help` and `config` answer at once.
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -54,6 +53,8 @@ def _catalog_dirs(args: argparse.Namespace) -> tuple[Path, Path | None]:
 
 
 def _daemon_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.daemon import DaemonSettings, LocalDaemon
+
     config = _local_config()
     configure_logging(config.log_level, log_format=config.log_format)
     catalog = load_catalog(*_catalog_dirs(args))
@@ -80,6 +81,9 @@ def _daemon_command(args: argparse.Namespace) -> int:
 
 
 def _worker_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
+    from agent_runner.worker import run_worker
+
     config = Config.load_from_env()
     configure_logging(config.log_level, log_format=config.log_format)
 
@@ -95,6 +99,8 @@ def _worker_command(args: argparse.Namespace) -> int:
 
 
 def _up_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.stack import LocalStack, ensure_provider_key, stdin_is_terminal
+
     config = ensure_provider_key(_local_config(), interactive=stdin_is_terminal())
     configure_logging(config.log_level, log_format=config.log_format)
     catalog = load_catalog(*_catalog_dirs(args))
@@ -119,6 +125,8 @@ def _up_command(args: argparse.Namespace) -> int:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.run_command import RunRequest, run_command
+
     config = _local_config()
     log_dir = config.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -154,19 +162,27 @@ def _demo_command(args: argparse.Namespace) -> int:
 
 
 def _skills_lint_command(args: argparse.Namespace) -> int:
+    from agent_runner.skilltools.commands import lint_command
+
     return lint_command([Path(p) for p in args.paths])
 
 
 def _skills_test_command(args: argparse.Namespace) -> int:
+    from agent_runner.skilltools.commands import test_command
+
     configure_logging("WARNING")
     return test_command([Path(p) for p in args.paths], record=args.record, model=args.model)
 
 
 def _list_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.run_command import list_command
+
     return list_command(_local_config(), Console(), args.limit)
 
 
 def _logs_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.run_command import logs_command
+
     return logs_command(_local_config(), Console(), args.execution_id)
 
 

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 Found = TypeVar("Found")
 
-DEFAULT_LISTEN = "127.0.0.1:50051"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 
 AgentExecution = wire.agentexecution.AgentExecution
