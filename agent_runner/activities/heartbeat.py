@@ -35,12 +35,10 @@ class Heartbeater:
         self._on_beat = on_beat
         self._interval_s = heartbeat_interval(temporalio.activity.info().heartbeat_timeout)
         self._task: asyncio.Task[None] | None = None
-        self.beats = 0
 
     async def _run(self) -> None:
         while True:
             temporalio.activity.heartbeat(self._details())
-            self.beats += 1
             self._on_beat()
             await asyncio.sleep(self._interval_s)
 

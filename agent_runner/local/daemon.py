@@ -9,7 +9,6 @@ gRPC health service answers without it so that probes need no secret.
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,8 +23,6 @@ from agent_runner import wire
 from agent_runner.backend.channel import MAX_MESSAGE_BYTES
 from agent_runner.local.manifests import API_VERSION, Catalog
 from agent_runner.local.store import FINAL_PHASES, Store, merge_status
-
-log = logging.getLogger(__name__)
 
 Found = TypeVar("Found")
 

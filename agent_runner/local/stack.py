@@ -39,10 +39,15 @@ def split_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _probe_host(host: str) -> str:
+    """Where to knock for a configured host: `localhost` and an empty host are loopback."""
+    return "127.0.0.1" if host in ("localhost", "") else host
+
+
 def stack_is_running(config: Config) -> bool:
     """Whether `up` (or anything like it) serves the configured addresses."""
     return all(
-        port_is_taken(port, "127.0.0.1" if host in ("localhost", "") else host)
+        port_is_taken(port, _probe_host(host))
         for host, port in (
             split_address(config.temporal.address),
             split_address(config.backend.endpoint),
@@ -109,7 +114,7 @@ class LocalStack:
 
     def _start_temporal(self) -> None:
         host, port = split_address(self.config.temporal.address)
-        if not self.ephemeral and port_is_taken(port, "127.0.0.1" if host == "localhost" else host):
+        if not self.ephemeral and port_is_taken(port, _probe_host(host)):
             log.info("using the Temporal server already at %s", self.config.temporal.address)
             return
         data = self.config.data_dir

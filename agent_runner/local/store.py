@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_runner import wire
+from agent_runner.clock import utc_now
 from agent_runner.status.phases import FINAL_PHASES
 
-__all__ = ["FINAL_PHASES", "ExecutionSummary", "Store", "merge_status", "now_rfc3339"]
+__all__ = ["FINAL_PHASES", "ExecutionSummary", "Store", "merge_status"]
 
 AgentExecution = wire.agentexecution.AgentExecution
 AgentExecutionStatus = wire.agentexecution.AgentExecutionStatus
@@ -75,10 +75,6 @@ class ExecutionSummary:
     updated_at: str
 
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +97,7 @@ class Store:
         self._db.execute(
             "INSERT INTO sessions (id, body, created_at) VALUES (?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            (session.metadata.id, session.SerializeToString(), now_rfc3339()),
+            (session.metadata.id, session.SerializeToString(), utc_now()),
         )
 
     # -- executions --------------------------------------------------------------
@@ -113,7 +109,7 @@ class Store:
         return AgentExecution.FromString(row[0]) if row else None
 
     def put_execution(self, execution: AgentExecution) -> None:
-        stamp = now_rfc3339()
+        stamp = utc_now()
         self._db.execute(
             "INSERT INTO executions "
             "(id, session_id, agent_id, phase, body, created_at, updated_at) "

@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from agent_runner import wire
     from agent_runner.backend import BackendClient
-    from agent_runner.status.builder import utc_now
+    from agent_runner.clock import utc_now
     from agent_runner.status.phases import FINAL_PHASES
 
 ORCHESTRATOR_TASK_QUEUE = "agent_execution_stigmer"

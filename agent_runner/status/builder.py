@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import struct_pb2
 
 import graphton
 from agent_runner import wire
+from agent_runner.clock import utc_now
 
 ax = wire.agentexecution
 
@@ -35,10 +35,6 @@ TODO_STATUS = {
     "completed": ax.TODO_COMPLETED,
     "cancelled": ax.TODO_CANCELLED,
 }
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def cap(text: str, limit: int) -> str:
