@@ -18,9 +18,10 @@ from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.pregel import Pregel
-from langgraph.types import Command
+from langgraph.types import Command, Durability
 
 SUBAGENT_TOOL = "task"
 EXECUTE_TOOL = "execute"
@@ -295,15 +296,28 @@ def events_from_messages(messages: Sequence[BaseMessage]) -> list[AgentEvent]:
 
 
 async def stream_events(
-    graph: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig | None = None
+    graph: Pregel[Any, Any, Any, Any],
+    input: Any,
+    config: RunnableConfig | None = None,
+    *,
+    durability: Durability = "sync",
 ) -> AsyncIterator[AgentEvent]:
-    """Run `graph` on `input` and yield its typed events, subagents included."""
+    """Run `graph` on `input` and yield its typed events, subagents included.
+
+    `durability` is LangGraph's checkpoint mode. The default, "sync", stores each
+    step's checkpoint before the next step starts: when the process dies, a resume
+    repeats at most the step it interrupted. LangGraph's own default ("async")
+    stores it while the next step runs, so a crash can lose steps that already
+    finished, and their tool calls (commands with side effects) would run twice.
+    """
     translator = _Translator()
     async for namespace, mode, data in graph.astream(
         input,
         config,
         stream_mode=["messages", "updates", "custom"],
         subgraphs=True,
+        # without a checkpointer there is nothing to store (and LangGraph rejects "sync")
+        durability=durability if isinstance(graph.checkpointer, BaseCheckpointSaver) else None,
     ):
         for event in translator.translate(tuple(namespace), mode, data):
             yield event

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
 import graphton
@@ -203,6 +206,66 @@ async def test_conversation_continues_on_the_same_thread_with_a_checkpointer(
     state = await agent.aget_state({"configurable": {"thread_id": "thread-a"}})
     texts = [m.text for m in state.values["messages"]]
     assert texts == ["first question", "First answer.", "second question", "Second."]
+
+
+class SlowSaver(InMemorySaver):
+    """A checkpointer whose writes take a while, like a database on a busy disk."""
+
+    async def aput(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.25)
+        return await super().aput(*args, **kwargs)
+
+
+async def stored_when_step_three_runs(tmp_path: Path, durability: Any) -> list[str]:
+    """Run three steps over a slow checkpointer; what a resume would find stored (first
+    line of each message) at the moment the third step starts."""
+    checkpointer = SlowSaver()
+    config = {"configurable": {"thread_id": "thread-d"}}
+    seen: list[list[str]] = []
+
+    @tool
+    async def peek() -> str:
+        """Look at the last stored checkpoint."""
+        state = await agent.aget_state(config)  # type: ignore[arg-type]
+        seen.append([m.text.splitlines()[0] for m in state.values.get("messages", [])])
+        return "peeked"
+
+    script = Script.from_data(
+        [
+            {
+                "text": "Step one.",
+                "tool_calls": [{"name": "execute", "args": {"command": "echo one"}}],
+            },
+            {"text": "Step two.", "tool_calls": [{"name": "peek", "args": {}}]},
+            {"text": "Done."},
+        ]
+    )
+    agent = graphton.create_deep_agent(
+        model=ScriptedChatModel(script=script),
+        system_prompt="test",
+        sandbox=graphton.FilesystemBackend(tmp_path),
+        checkpointer=checkpointer,
+        tools=[peek],
+    )
+    input = {"messages": [{"role": "user", "content": "go"}]}
+    async for _ in graphton.stream_events(agent, input, config, durability=durability):  # type: ignore[arg-type]
+        pass
+    assert len(seen) == 1
+    return seen[0]
+
+
+async def test_each_step_is_stored_before_the_next_one_starts(tmp_path: Path) -> None:
+    # a process that dies now loses nothing that finished: step one never runs twice
+    stored = await stored_when_step_three_runs(tmp_path, "sync")
+    assert stored == ["go", "Step one.", "one", "Step two."]
+
+
+async def test_langgraphs_default_durability_lags_behind_which_is_why_it_is_not_ours(
+    tmp_path: Path,
+) -> None:
+    # the same run, stored while the next step runs: a crash now would repeat step one
+    stored = await stored_when_step_three_runs(tmp_path, "async")
+    assert "one" not in stored
 
 
 def test_unknown_sandbox_type_is_refused_with_the_accepted_ones() -> None:

@@ -27,6 +27,7 @@ class Workers:
     """Runner workers as real processes, each in its own process group (a 'machine')."""
 
     def __init__(self, stack: Stack, data_dir: Path) -> None:
+        self.log_dir = data_dir.parent
         self.queue = f"{stack.runner_queue}-chaos"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("STIGMER_", "TEMPORAL_"))},
@@ -42,13 +43,15 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent_runner", "worker"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        log_path = self.log_dir / f"worker-{len(self.processes) + 1}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "agent_runner", "worker"],
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(process)
         return process
 
@@ -62,6 +65,13 @@ class Workers:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
+    def logs(self) -> str:
+        """Every worker's output, for the report of a failed test."""
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')}"
+            for path in sorted(self.log_dir.glob("worker-*.log"))
+        )
+
 
 @pytest.fixture
 def workers(stack: Stack, tmp_path: Path) -> Iterator[Workers]:
@@ -71,6 +81,7 @@ def workers(stack: Stack, tmp_path: Path) -> Iterator[Workers]:
     )
     yield pool
     pool.stop_all()
+    print(pool.logs())  # pytest shows it only when the test failed
 
 
 async def test_a_killed_worker_is_replaced_and_the_run_resumes_without_duplicates(
