@@ -9,10 +9,14 @@ import sys
 import time
 
 from bench.cases import ALL
-from bench.common import Comparison, write_results
+from bench.common import Comparison, merged, previous_results, write_results
 
 
 async def main(selected: list[str]) -> None:
+    unknown = sorted(set(selected) - {case.__name__ for case in ALL})
+    if unknown:
+        names = ", ".join(case.__name__ for case in ALL)
+        sys.exit(f"no benchmark named {', '.join(unknown)}; the benchmarks are: {names}")
     logging.basicConfig(level=logging.WARNING)
     comparisons: list[Comparison] = []
     for case in ALL:
@@ -25,6 +29,8 @@ async def main(selected: list[str]) -> None:
         for result in results:
             print("  " + result.row(), flush=True)
         print(f"  ({time.perf_counter() - started:.0f}s)", flush=True)
+    if selected:  # a partial run updates its rows and keeps the rest
+        comparisons = merged(previous_results(), comparisons)
     write_results(comparisons, {})
     print("wrote bench/RESULTS.md and bench/results.json")
 

@@ -8,6 +8,7 @@ import resource
 import tempfile
 import time
 import zipfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from deepagents import create_deep_agent as deepagents_create_deep_agent
 from deepagents.backends import FilesystemBackend as DeepagentsFilesystemBackend
 from deepagents.backends import LocalShellBackend
 from langchain.agents.middleware import TodoListMiddleware
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Durability
 
 import graphton
 from agent_runner import wire
@@ -204,6 +207,47 @@ async def agent_step_overhead(rounds: int = 3, steps: int = 100) -> list[Compari
     finally:
         await client.close()
         await daemon.stop()
+    return [comparison]
+
+
+async def checkpoint_durability(rounds: int = 5, steps: int = 100) -> list[Comparison]:
+    root = Path(tempfile.mkdtemp(prefix="bench-durability-"))
+
+    def run_with(durability: Durability) -> Callable[[], Awaitable[float]]:
+        async def run() -> float:
+            database = root / f"checkpoints-{time.monotonic_ns()}.sqlite3"
+            async with AsyncSqliteSaver.from_conn_string(str(database)) as checkpointer:
+                agent = graphton.create_deep_agent(
+                    model=graphton.ScriptedChatModel(script=_step_script(steps)),
+                    system_prompt="bench",
+                    sandbox=graphton.FilesystemBackend(root),
+                    checkpointer=checkpointer,
+                )
+                start = now()
+                async for _ in graphton.stream_events(
+                    agent,
+                    {"messages": [{"role": "user", "content": "go"}]},
+                    {"configurable": {"thread_id": "x"}},
+                    durability=durability,
+                ):
+                    pass
+                return now() - start
+
+        return run
+
+    comparison = Comparison(
+        "checkpoint durability",
+        f"{steps} tool-calling steps with the SQLite checkpointer, per run",
+        "s",
+        alternative='LangGraph\'s default durability ("async")',
+        target="<= 1.15x",
+        note='ours: "sync", each step stored before the next starts, so a worker that dies '
+        "repeats at most the step it interrupted; the alternative can lose finished steps "
+        "and run their commands twice.",
+    )
+    comparison.ours, comparison.theirs = await alternate(
+        run_with("sync"), run_with("async"), rounds
+    )
     return [comparison]
 
 
@@ -481,6 +525,7 @@ ALL = [
     command_latency,
     huge_output,
     agent_step_overhead,
+    checkpoint_durability,
     through_temporal,
     status_streaming,
     search,

@@ -129,6 +129,23 @@ def now() -> float:
     return time.perf_counter()
 
 
+def previous_results() -> list[Comparison]:
+    """The comparisons in results.json, so that running a few benchmarks keeps the others."""
+    try:
+        stored = json.loads((HERE / "results.json").read_text())["comparisons"]
+    except FileNotFoundError:
+        return []
+    fields = Comparison.__dataclass_fields__
+    return [Comparison(**{k: v for k, v in c.items() if k in fields}) for c in stored]
+
+
+def merged(previous: list[Comparison], fresh: list[Comparison]) -> list[Comparison]:
+    """`previous` with each benchmark that ran again replaced by its fresh figures."""
+    by_name = {c.benchmark: c for c in fresh}
+    kept = [by_name.pop(c.benchmark, c) for c in previous]
+    return kept + list(by_name.values())
+
+
 def write_results(comparisons: list[Comparison], extra: dict[str, object]) -> None:
     info = machine()
     lines = [
