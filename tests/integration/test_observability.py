@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,7 +84,20 @@ async def test_metrics_count_a_run_and_health_follows_temporal(tmp_path: Path) -
         server.stop()
 
 
-def test_json_logs_carry_the_execution_id(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    """The root logger, given back as it was: a handler left on this test's captured
+    stderr (closed after the test) would break every later test's logging."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_logs_carry_the_execution_id(
+    capsys: pytest.CaptureFixture[str], root_logger: logging.Logger
+) -> None:
     configure_logging("INFO", log_format="json")
     token = current_execution.set("aex-123")
     try:
@@ -94,7 +108,6 @@ def test_json_logs_carry_the_execution_id(capsys: pytest.CaptureFixture[str]) ->
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert lines[0]["message"] == "step 2 done" and lines[0]["execution_id"] == "aex-123"
     assert "execution_id" not in lines[1]
-    configure_logging("INFO")
 
 
 async def test_traces_reach_the_otlp_collector(stack: Stack, tmp_path: Path) -> None:
