@@ -7,6 +7,7 @@ workflows survive a restart). Used by `agent-runner up` and by the tests.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -40,11 +41,46 @@ def temporal_binary() -> Path:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
+FIRST_PICKED_PORT = 20_000
+
+
+def free_port(*, also_free: tuple[int, ...] = ()) -> int:
+    """A loopback port nothing uses now, with `port + offset` free too for each offset in
+    `also_free` (the dev server's UI sits at port + 1000).
+
+    Picked below the kernel's ephemeral range: ports in that range are what the OS
+    hands out itself (to `bind(0)` and to outgoing connections), so a port picked
+    there in advance can be taken before the server that wants it binds it; the
+    Temporal dev server alone takes several for its internal services.
+    """
+    low, _ = _ephemeral_port_range()
+    ceiling = low - max((0, *also_free))
+    if ceiling > FIRST_PICKED_PORT:
+        for _ in range(200):
+            port = random.randrange(FIRST_PICKED_PORT, ceiling)
+            if all(_can_bind(port + offset) for offset in (0, *also_free)):
+                return port
+    with socket.socket() as probe:  # no room below the range: let the OS choose
         probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        chosen: int = probe.getsockname()[1]
+        return chosen
+
+
+def _ephemeral_port_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_is_taken(port: int, host: str = "127.0.0.1") -> bool:

@@ -44,7 +44,7 @@ def local_env(home: Path, **extra: str) -> dict[str, str]:
     }
     return {
         **inherited,
-        "TEMPORAL_SERVICE_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TEMPORAL_SERVICE_ADDRESS": f"127.0.0.1:{free_port(also_free=(1000,))}",  # + UI
         "STIGMER_BACKEND_ENDPOINT": f"127.0.0.1:{free_port()}",
         "SANDBOX_ROOT_DIR": str(home / "workspace"),
         "AGENT_RUNNER_DATA_DIR": str(home / "data"),
@@ -271,7 +271,10 @@ def test_up_asks_for_a_missing_key_on_a_terminal_and_never_writes_it(home: Path)
             assert time.monotonic() < deadline, output.decode(errors="replace")
             ready, _, _ = select.select([fd], [], [], 0.5)
             if ready:
-                output += os.read(fd, 4096)
+                try:
+                    output += os.read(fd, 4096)
+                except OSError as err:  # EIO: the child closed the terminal, i.e. ended
+                    pytest.fail(f"`up` ended before {marker!r} ({err}):\n{output.decode()}")
 
     try:
         read_for(b"ANTHROPIC_API_KEY is not set")
