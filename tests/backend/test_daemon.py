@@ -21,6 +21,7 @@ from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import Catalog, ManifestError, load_catalog
 from tests.backend.conftest import TOKEN, ClientFactory
 from tests.conftest import REPO_ROOT
+from tests.helpers import async_wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -162,14 +163,19 @@ async def test_subscribe_sees_every_update_in_order_and_ends_at_a_final_phase(
     execution_id = (await new_execution(client)).metadata.id
     second_client = make_client(daemon.port)
 
-    async def watch(watcher: BackendClient) -> list[tuple[int, str]]:
-        return [
-            (e.status.phase, e.status.error)
-            async for e in watcher.subscribe_execution(execution_id)
-        ]
+    seen: list[list[tuple[int, str]]] = [[], []]
 
-    watchers = [asyncio.create_task(watch(client)), asyncio.create_task(watch(second_client))]
-    await asyncio.sleep(0.2)  # let both subscriptions register before the updates
+    async def watch(watcher: BackendClient, into: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        async for e in watcher.subscribe_execution(execution_id):
+            into.append((e.status.phase, e.status.error))
+        return into
+
+    watchers = [
+        asyncio.create_task(watch(client, seen[0])),
+        asyncio.create_task(watch(second_client, seen[1])),
+    ]
+    # a stream's first message (the current status) comes after it has registered
+    await async_wait_until(lambda: all(seen), within=10, what="both subscriptions")
     for step in range(3):
         await client.update_execution_status(
             execution_id, status(phase=ax.EXECUTION_IN_PROGRESS, error=f"step {step}")
