@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import grpc
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest, GetSystemInfoResponse
+
 from agent_runner.errors import AgentRunnerError
 
 READY_TIMEOUT_S = 60.0
@@ -147,7 +150,7 @@ class TemporalDevServer:
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while not port_is_taken(self.port):
+        while not (port_is_taken(self.port) and self._answers()):
             assert self.process is not None
             if self.process.poll() is not None:
                 raise TemporalServerError(
@@ -157,10 +160,26 @@ class TemporalDevServer:
             if time.monotonic() > deadline:
                 self.stop()
                 raise TemporalServerError(
-                    f"the Temporal dev server did not listen on {self.address} within "
+                    f"the Temporal dev server did not answer on {self.address} within "
                     f"{READY_TIMEOUT_S:g}s{self._log_hint()}"
                 )
             time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        """Whether the frontend answers `GetSystemInfo`, the call every client starts with.
+        Listening is not enough: on a busy machine the frontend first answers
+        "Frontend is not healthy yet" for a while."""
+        with grpc.insecure_channel(self.address) as channel:
+            get_system_info = channel.unary_unary(
+                "/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo",
+                request_serializer=GetSystemInfoRequest.SerializeToString,
+                response_deserializer=GetSystemInfoResponse.FromString,
+            )
+            try:
+                get_system_info(GetSystemInfoRequest(), timeout=2)
+            except grpc.RpcError:
+                return False
+            return True
 
     def _log_hint(self) -> str:
         return f" (see {self.log_file})" if self.log_file else ""
