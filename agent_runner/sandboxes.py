@@ -31,8 +31,11 @@ class OpenedSandbox:
     root_dir: str | None = None
     """The local root for filesystem sandboxes."""
 
-    def kill_running_commands(self) -> int:
+    async def kill_running_commands(self) -> int:
         """Kill what the execution's commands left running (on cancellation and at the end)."""
+        akill_all = getattr(self.backend, "akill_all", None)
+        if akill_all is not None:  # a remote sandbox: a request away
+            return int(await akill_all())
         kill_all = getattr(self.backend, "kill_all", None)
         return int(kill_all()) if kill_all is not None else 0
 

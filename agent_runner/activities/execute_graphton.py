@@ -118,7 +118,7 @@ class _ExecutionRun:
         finally:
             await self.reporter.stop()  # already stopped unless the backend was unavailable
             if self.sandbox is not None:
-                self.sandbox.kill_running_commands()
+                await self.sandbox.kill_running_commands()
             self.deps.secrets.unregister(self.execution_id)
             outcome = {
                 ax.EXECUTION_COMPLETED: "completed",
@@ -269,7 +269,7 @@ class _ExecutionRun:
     async def _end_cancelled(self) -> None:
         log.info("execution %s: cancelled", self.execution_id)
         if self.sandbox is not None:
-            self.sandbox.kill_running_commands()
+            await self.sandbox.kill_running_commands()
         self.builder.cancel()
         await self.reporter.finish(self.final_push_deadline)
 

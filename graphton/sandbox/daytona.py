@@ -14,7 +14,9 @@ failure (or a failure to run it) lands in its `ExecutionResult`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -42,8 +44,41 @@ DEFAULT_ROOT_DIR = "/home/daytona"
 SANDBOX_ERROR_EXIT_CODE = 125
 """Exit code of a command the sandbox could not run at all (an API or network error)."""
 START_TIMEOUT_S = 120.0
+KILL_TIMEOUT_S = 15.0
+COMMANDS_FOLDER = ".agent-runner/commands"
+"""Under the root: one small file per command under way, holding its shell's pid."""
 
 Result = TypeVar("Result")
+
+log = logging.getLogger(__name__)
+
+# Stops a process, kills its descendants (found while it cannot fork more), then it.
+# Run by `sh`, whatever shell the sandbox gives commands.
+_KILL_TREE = """kill_tree() {
+  kill -STOP "$1" 2>/dev/null || return 0
+  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kill_tree "$child"; done
+  kill -KILL "$1" 2>/dev/null
+}"""
+_KILL_FROM_FILE = (
+    '  if [ -f "$f" ]; then pid=$(cat "$f"); [ -n "$pid" ] && kill_tree "$pid"; fi\n  rm -f "$f"'
+)
+
+
+def _quoted(text: str) -> str:
+    """`text` as one single-quoted shell word."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _recording_pid(command: str, pid_file: str) -> str:
+    """`command`, run as before by the sandbox's shell, after that shell wrote its pid to
+    `pid_file` (removed when it exits); `command` on its own line, so that nothing in it
+    can change the first."""
+    folder, quoted_file = pid_file.rsplit("/", 1)[0], _quoted(pid_file)
+    return (
+        f"mkdir -p {_quoted(folder)} 2>/dev/null; echo $$ > {quoted_file} 2>/dev/null; "
+        f"trap {_quoted(f'rm -f {quoted_file}')} EXIT\n"
+        f"{command}"
+    )
 
 
 class DaytonaBackend(BaseSandbox):
@@ -76,6 +111,8 @@ class DaytonaBackend(BaseSandbox):
         self._output_filter = output_filter or (lambda text: text)
         self._sandbox: AsyncSandbox | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: set[str] = set()
+        """The pid files of commands under way (each names the shell that runs one)."""
         self.created = False
         """Whether `start()` created the sandbox (rather than attaching to one)."""
 
@@ -149,13 +186,27 @@ class DaytonaBackend(BaseSandbox):
         *,
         timeout: int | None = None,  # noqa: ASYNC109  # the protocol's name for it
     ) -> ExecutionResult:
+        """Run `command` in the sandbox's root; the command's failure lands in the result.
+
+        When the awaiting task is cancelled, the command and everything it started
+        are killed in the sandbox before the cancellation goes on: a cancelled
+        request alone would leave them running there.
+        """
         limit = self._timeout if timeout is None else timeout
         started = time.monotonic()
+        pid_file = f"{self.root_dir}/{COMMANDS_FOLDER}/{uuid.uuid4().hex[:12]}.pid"
+        self._running.add(pid_file)
         try:
             sandbox = await self._ready()
             response = await sandbox.process.exec(
-                command, cwd=self.root_dir, env=self._env or None, timeout=limit or None
+                _recording_pid(command, pid_file),
+                cwd=self.root_dir,
+                env=self._env or None,
+                timeout=limit or None,
             )
+        except asyncio.CancelledError:
+            await self._kill_commands({pid_file})
+            raise
         except DaytonaTimeoutError:
             return ExecutionResult(
                 exit_code=TIMEOUT_EXIT_CODE,
@@ -169,6 +220,8 @@ class DaytonaBackend(BaseSandbox):
                 stderr=f"the Daytona sandbox could not run the command: {err}",
                 duration_s=time.monotonic() - started,
             )
+        finally:
+            self._running.discard(pid_file)
         output = response.result or ""
         encoded = output.encode()
         truncated = len(encoded) > self._max_output_bytes
@@ -233,14 +286,34 @@ class DaytonaBackend(BaseSandbox):
         return self._blocking(self.adownload_files(paths))
 
     async def make_executable(self, paths: list[str]) -> None:
-        quoted = " ".join("'" + p.replace("'", "'\\''") + "'" for p in paths)
+        quoted = " ".join(_quoted(p) for p in paths)
         result = await self.aexecute(f"chmod +x {quoted}")
         if not result.ok:
             raise SandboxError(f"could not make files executable: {result.output.strip()}")
 
+    async def akill_all(self) -> int:
+        """Kill every command of this backend still running in the sandbox, with what it
+        started; how many commands that was."""
+        running = set(self._running)
+        await self._kill_commands(running)
+        return len(running)
+
     def kill_all(self) -> int:
-        """Commands end with their request in Daytona; nothing is left to kill here."""
-        return 0
+        return self._blocking(self.akill_all())
+
+    async def _kill_commands(self, pid_files: set[str]) -> None:
+        """One request that kills the commands whose pids are in `pid_files`, each with
+        its descendants; a failure is logged (the sandbox may be gone), never raised."""
+        if not pid_files or self._sandbox is None:
+            return
+        self._running.difference_update(pid_files)
+        files = " ".join(_quoted(f) for f in sorted(pid_files))
+        script = f"{_KILL_TREE}\nfor f in {files}; do\n{_KILL_FROM_FILE}\ndone\ntrue"
+        try:
+            async with asyncio.timeout(KILL_TIMEOUT_S):
+                await self._sandbox.process.exec(f"sh -c {_quoted(script)}", timeout=None)
+        except (DaytonaError, TimeoutError) as err:
+            log.warning("could not stop commands in Daytona sandbox %s: %s", self.id, err)
 
     # -- the blocking twins ------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import graphton
 from agent_runner import wire
 from agent_runner.skills import ResolvedSkill, SkillWriter
 from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
+from tests.helpers import async_wait_until, process_gone
 
 pytestmark = pytest.mark.anyio
 
@@ -97,6 +98,38 @@ async def test_blocking_methods_work_from_other_threads(sandbox: graphton.Dayton
     assert result.stdout == "from a thread\n"
     with pytest.raises(graphton.SandboxError, match="use the async method"):
         sandbox.execute("echo on the loop")
+
+
+async def test_cancelling_a_command_kills_it_and_what_it_started_in_the_sandbox(
+    sandbox: graphton.DaytonaBackend, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    pid_files = [home / "shell.pid", home / "child.pid"]
+    command = asyncio.create_task(
+        sandbox.aexecute("sleep 600 & echo $! > child.pid; echo $$ > shell.pid; wait")
+    )
+    await async_wait_until(
+        lambda: all(f.exists() and f.read_text().strip() for f in pid_files),
+        within=30,
+        what="the command to start",
+    )
+    pids = [int(f.read_text()) for f in pid_files]
+    command.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await command
+    await async_wait_until(
+        lambda: all(process_gone(pid) for pid in pids), within=10, what="both to die"
+    )
+    assert list((home / ".agent-runner" / "commands").iterdir()) == []
+    assert await sandbox.akill_all() == 0  # nothing left under way
+
+
+async def test_a_finished_command_leaves_no_pid_file_and_its_exit_code(
+    sandbox: graphton.DaytonaBackend, tmp_path: Path
+) -> None:
+    result = await sandbox.aexecute("echo 'quoted $HOME'; exit 3")
+    assert (result.exit_code, result.stdout) == (3, "quoted $HOME\n")
+    assert list((tmp_path / "home" / ".agent-runner" / "commands").iterdir()) == []
 
 
 async def test_api_errors_become_results_or_clear_errors(

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from temporalio import workflow
+from temporalio.client import WorkflowFailureError
 from temporalio.worker import Worker
 
 from agent_runner import wire
 from agent_runner.local.temporal_server import TemporalDevServer
 from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
+from tests.helpers import async_wait_until, process_gone
 from tests.integration.conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
@@ -107,3 +109,28 @@ async def test_a_session_whose_sandbox_is_gone_gets_a_new_one(
     assert (await (await stack.start(execution)).result()).phase == ax.EXECUTION_COMPLETED
     renewed = (await stack.backend.get_session(session_id)).spec.sandbox_id
     assert renewed != "sbx-deleted-long-ago" and renewed in daytona_cloud.sandboxes
+
+
+async def test_cancelling_an_execution_stops_its_command_in_the_sandbox(
+    daytona_stack: Stack, tmp_path: Path
+) -> None:
+    stack = daytona_stack
+    turns = [
+        {"tool_calls": [{"name": "execute", "args": {"command": "echo $$ > long.pid; sleep 600"}}]},
+        {"text": "never reached"},
+    ]
+    execution = await stack.new_execution("Wait", turns, session_id=await stack.new_session())
+    handle = await stack.start(execution)
+    pid_file = tmp_path / "sandbox-home" / "long.pid"
+    await async_wait_until(
+        lambda: pid_file.exists() and pid_file.read_text().strip() != "",
+        within=60,
+        what="the command to start in the sandbox",
+    )
+    pid = int(pid_file.read_text())
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    await async_wait_until(lambda: process_gone(pid), within=20, what="the command to die")
+    stored = await stack.stored(execution.metadata.id)
+    assert stored.status.phase == ax.EXECUTION_CANCELLED
