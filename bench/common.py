@@ -135,6 +135,9 @@ def previous_results() -> list[Comparison]:
         stored = json.loads((HERE / "results.json").read_text())["comparisons"]
     except FileNotFoundError:
         return []
+    except (ValueError, KeyError, TypeError) as err:
+        print(f"bench/results.json is not readable ({err}); it will hold only this run's rows")
+        return []
     fields = Comparison.__dataclass_fields__
     return [Comparison(**{k: v for k, v in c.items() if k in fields}) for c in stored]
 
