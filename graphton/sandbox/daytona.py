@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
@@ -64,19 +65,14 @@ _KILL_FROM_FILE = (
 )
 
 
-def _quoted(text: str) -> str:
-    """`text` as one single-quoted shell word."""
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
 def _recording_pid(command: str, pid_file: str) -> str:
     """`command`, run as before by the sandbox's shell, after that shell wrote its pid to
     `pid_file` (removed when it exits); `command` on its own line, so that nothing in it
     can change the first."""
-    folder, quoted_file = pid_file.rsplit("/", 1)[0], _quoted(pid_file)
+    folder, quoted_file = pid_file.rsplit("/", 1)[0], shlex.quote(pid_file)
     return (
-        f"mkdir -p {_quoted(folder)} 2>/dev/null; echo $$ > {quoted_file} 2>/dev/null; "
-        f"trap {_quoted(f'rm -f {quoted_file}')} EXIT\n"
+        f"mkdir -p {shlex.quote(folder)} 2>/dev/null; echo $$ > {quoted_file} 2>/dev/null; "
+        f"trap {shlex.quote(f'rm -f {quoted_file}')} EXIT\n"
         f"{command}"
     )
 
@@ -286,7 +282,7 @@ class DaytonaBackend(BaseSandbox):
         return self._blocking(self.adownload_files(paths))
 
     async def make_executable(self, paths: list[str]) -> None:
-        quoted = " ".join(_quoted(p) for p in paths)
+        quoted = " ".join(shlex.quote(p) for p in paths)
         result = await self.aexecute(f"chmod +x {quoted}")
         if not result.ok:
             raise SandboxError(f"could not make files executable: {result.output.strip()}")
@@ -307,11 +303,11 @@ class DaytonaBackend(BaseSandbox):
         if not pid_files or self._sandbox is None:
             return
         self._running.difference_update(pid_files)
-        files = " ".join(_quoted(f) for f in sorted(pid_files))
+        files = " ".join(shlex.quote(f) for f in sorted(pid_files))
         script = f"{_KILL_TREE}\nfor f in {files}; do\n{_KILL_FROM_FILE}\ndone\ntrue"
         try:
             async with asyncio.timeout(KILL_TIMEOUT_S):
-                await self._sandbox.process.exec(f"sh -c {_quoted(script)}", timeout=None)
+                await self._sandbox.process.exec(f"sh -c {shlex.quote(script)}", timeout=None)
         except (DaytonaError, TimeoutError) as err:
             log.warning("could not stop commands in Daytona sandbox %s: %s", self.id, err)
 
