@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -31,6 +34,8 @@ DEFAULT_LISTEN = "127.0.0.1:50051"
 Command = Callable[[argparse.Namespace], int]
 
 EXIT_USAGE = 2
+TEMPORAL_BRIDGE = "temporalio.bridge.temporal_sdk_bridge"
+"""The Temporal SDK's native module: loaded once a command talked to Temporal."""
 
 
 def _config_command(args: argparse.Namespace) -> int:
@@ -318,6 +323,25 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("execution_id")
     logs.set_defaults(handler=_logs_command)
     return parser
+
+
+def entry_point() -> NoReturn:
+    """The `agent-runner` executable: `main()`, then an exit that survives Temporal's threads.
+
+    The Temporal SDK's Rust runtime keeps threads that may still hold Python objects
+    when the interpreter finalizes (temporalio/sdk-python#300); tearing the
+    interpreter down under them aborts with `PyGILState_Release` (exit 134). Once
+    that runtime was loaded, the process ends without the teardown, after
+    flushing what it wrote.
+    """
+    code = main()
+    if TEMPORAL_BRIDGE not in sys.modules:
+        sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

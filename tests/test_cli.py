@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -45,3 +46,18 @@ def test_bad_config_prints_one_line_per_problem_and_no_traceback() -> None:
     assert len(lines) == 2
     assert lines[0].startswith("agent-runner: configuration: TEMPORAL_MAX_CONCURRENCY='abc'")
     assert lines[1].startswith("agent-runner: configuration: SANDBOX_TYPE='vm'")
+
+
+def test_worker_without_temporal_exits_1_cleanly_every_time() -> None:
+    """The Temporal SDK's native threads must not abort the interpreter's exit (issue 17.7)."""
+    with socket.socket() as probe:  # a port nothing listens on, reached through `localhost`
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"MODE": "local", "TEMPORAL_SERVICE_ADDRESS": f"localhost:{port}"}
+    codes = []
+    for _ in range(10):
+        result = run_cli("worker", env=env)
+        assert "Fatal Python error" not in result.stderr, result.stderr
+        codes.append(result.returncode)
+        assert f"cannot reach Temporal at localhost:{port}" in result.stderr
+    assert codes == [1] * 10
