@@ -136,7 +136,9 @@ class _ExecutionRun:
             )
             sections = await self._write_skills(resolved, self.sandbox)
             model = build_chat_model(
-                self.deps.config.llm, self.execution.spec.execution_config.model_name
+                self.deps.config.llm,
+                self.execution.spec.execution_config.model_name,
+                resolved.agent,
             )
             servers = resolved.agent.spec.mcp_servers
             async with open_mcp_tools(servers, environment.values) as mcp_tools:

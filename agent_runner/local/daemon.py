@@ -279,7 +279,12 @@ class LocalDaemon:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ],
         )
-        self._register(_Resources(catalog), _Runs(catalog, self.store))
+        self._resources, self._runs = _Resources(catalog), _Runs(catalog, self.store)
+        self._register(self._resources, self._runs)
+
+    def replace_catalog(self, catalog: Catalog) -> None:
+        """Serve `catalog` from now on (hot reload); calls in flight keep the one they had."""
+        self.catalog = self._resources.catalog = self._runs.catalog = catalog
 
     def _register(self, resources: _Resources, runs: _Runs) -> None:
         server = self._server
