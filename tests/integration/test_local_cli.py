@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pty
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from agent_runner import wire
 from agent_runner.local.store import Store
-from agent_runner.local.temporal_server import free_port
+from agent_runner.local.temporal_server import TemporalDevServer, free_port
+from agent_runner.local.workflow import workflow_id
 from tests.conftest import REPO_ROOT
 from tests.helpers import process_gone, wait_until
 
@@ -96,6 +99,8 @@ def test_the_make_run_demo_completes_and_leaves_its_files(home: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "scripted" in result.stdout  # announced as scripted
     assert "completed" in result.stdout
+    assert "next steps" in result.stdout  # what to type after the demo
+    assert 'agent-runner run "Profile data.csv" --agent data-analyst' in result.stdout
     reports = home / "workspace" / "reports"
     assert "| **total** |" in (reports / "stats.md").read_text()
     assert (reports / "todos.md").read_text().startswith("# Open markers")
@@ -490,3 +495,79 @@ def test_up_reloads_an_edited_manifest_and_skill_and_keeps_the_last_good_set(
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(60)
+
+
+def test_ctrl_c_on_up_cancels_running_executions_as_cancelled_in_temporal(
+    home: Path, temporal_server: TemporalDevServer
+) -> None:
+    env = {**local_env(home), "TEMPORAL_SERVICE_ADDRESS": temporal_server.address}
+    up = subprocess.Popen(
+        [*CLI, "up"],
+        cwd=home,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    run = None
+    try:
+        read_until(up, "press Ctrl-C")
+        model = script(
+            home,
+            [
+                {
+                    "tool_calls": [
+                        {"name": "execute", "args": {"command": "echo $$ > wait.pid; sleep 600"}}
+                    ]
+                },
+            ],
+        )
+        run = subprocess.Popen(
+            [*CLI, "run", "wait", "--model", model],
+            cwd=home,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        pid_file = home / "workspace" / "wait.pid"
+        wait_until(
+            lambda: pid_file.exists() and pid_file.read_text().strip() != "",
+            timeout=120,
+            what="the command to start",
+        )
+        os.kill(up.pid, signal.SIGINT)
+        said = read_until(up, "every execution is cancelled")
+        assert "stopping: cancelling 1 running execution(s)" in said
+        assert "press Ctrl-C again to stop at once" in said
+        assert up.wait(60) == 0
+        wait_until(lambda: process_gone(int(pid_file.read_text())), what="the command to die")
+        stdout, _ = run.communicate(timeout=60)
+        assert "cancelled" in stdout
+    finally:
+        for process in (up, run):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+    [execution] = stored_executions(home)
+    assert execution.status.phase == ax.EXECUTION_CANCELLED
+
+    async def workflow_status() -> WorkflowExecutionStatus | None:
+        client = await Client.connect(temporal_server.address)
+        handle = client.get_workflow_handle(workflow_id(execution.metadata.id))
+        return (await handle.describe()).status
+
+    assert asyncio.run(workflow_status()) == WorkflowExecutionStatus.CANCELED
+
+
+def test_a_taken_metrics_port_is_one_line_naming_metrics_port(home: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = cli(home, "up", env=local_env(home, METRICS_PORT=str(port)))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"cannot serve /metrics on 127.0.0.1:{port} (METRICS_PORT" in last
