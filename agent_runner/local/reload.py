@@ -54,8 +54,12 @@ class CatalogWatcher:
         self._folders = [f for f in (resources_dir, skills_dir) if f is not None]
         self._say = say
 
-    async def run(self, stop: asyncio.Event) -> None:
-        seen = await asyncio.to_thread(fingerprint, self._folders)
+    async def snapshot(self) -> Fingerprint:
+        """The folders as they are now: take it before saying that edits are watched."""
+        return await asyncio.to_thread(fingerprint, self._folders)
+
+    async def run(self, stop: asyncio.Event, seen: Fingerprint) -> None:
+        """Reload whenever the folders differ from `seen`, until `stop` is set."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), POLL_INTERVAL_S)

@@ -53,7 +53,7 @@ async def serve_up(
         StackInfo.of(stack).write(config.data_dir)
         assert stack.daemon is not None
         watcher = CatalogWatcher(stack.daemon, resources_dir, skills_dir, say)
-        watch = asyncio.create_task(watcher.run(watching))
+        watch = asyncio.create_task(watcher.run(watching, await watcher.snapshot()))
         say(stack.banner())
         say("watching the resources and skills folders: edits are served without a restart")
         say("press Ctrl-C to stop everything")

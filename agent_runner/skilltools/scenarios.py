@@ -252,11 +252,11 @@ async def _run(path: Path, scenario: Mapping[str, Any], model: BaseChatModel, ro
     )
     run = _Run(root=root, events=[], tools=_tool_names(agent))
     builder = StatusBuilder(redact=Redactor())
-    builder.start(scenario["message"])
+    builder.start(str(scenario["message"]))
     try:
         async for event in graphton.stream_events(
             agent,
-            {"messages": [{"role": "user", "content": scenario["message"]}]},
+            {"messages": [{"role": "user", "content": str(scenario["message"])}]},
             {"configurable": {"thread_id": f"scenario-{path.stem}"}},
         ):
             run.events.append(event)

@@ -216,11 +216,13 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 120
     seen = b""
     deadline = time.monotonic() + timeout
     while marker.encode() not in seen:
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise AssertionError(f"never saw {marker!r}; output so far:\n{seen.decode()}")
         ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            seen += os.read(fd, 4096)
+        chunk = os.read(fd, 4096) if ready else b""
+        seen += chunk
+        if marker.encode() in seen:
+            break
+        if time.monotonic() > deadline or (not chunk and process.poll() is not None):
+            raise AssertionError(f"never saw {marker!r}; output so far:\n{seen.decode()}")
     return seen.decode()
 
 
