@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from agent_runner.activities import RunnerDeps, runner_activities
+from agent_runner.activities.thread_lock import open_thread_locks
 from agent_runner.backend import BackendClient
 from agent_runner.claimcheck import BlobStoreError, claim_check_codec
 from agent_runner.config import Config
@@ -183,6 +184,7 @@ async def run_worker(
         _redis(config) as status_stream,
         BackendClient(config.backend) as backend,
         open_checkpointer(config) as saver,
+        open_thread_locks(config) as thread_locks,
         contextlib.aclosing(SandboxManager(config, backend)) as sandboxes,
         _observability(config, metrics, client),
     ):
@@ -194,6 +196,7 @@ async def run_worker(
             checkpointer=saver,
             metrics=metrics,
             status_stream=status_stream,
+            thread_locks=thread_locks,
         )
         workers = [runner_worker(client, config, deps)]
         if orchestrator_queue is not None:

@@ -27,13 +27,16 @@ from agent_runner.activities.heartbeat import Heartbeater
 from agent_runner.activities.inputs import decode_argument
 from agent_runner.activities.mcp_servers import open_mcp_tools
 from agent_runner.activities.resolve import ResolvedExecution, resolve_execution, skills_for
+from agent_runner.activities.thread_lock import Holder, ThreadLease
 from agent_runner.backend import BackendUnavailable
+from agent_runner.clock import utc_now
 from agent_runner.environment import ExecutionEnvironment, merge_environment
 from agent_runner.logs import current_execution
 from agent_runner.redaction import Redactor
 from agent_runner.sandboxes import OpenedSandbox
 from agent_runner.skills import SkillWriter, generate_prompt_section
 from agent_runner.status import StatusBuilder, StatusReporter
+from graphton.testing import turns_played
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,8 @@ class _ExecutionRun:
         self.execution = execution
         self.execution_id = execution.metadata.id
         self.thread_id = thread_id
+        self.attempt = temporalio.activity.info().attempt
+        """Temporal's attempt number: the fencing token every status push carries."""
         self.redact = Redactor()
         self.builder = StatusBuilder(redact=self._redact)
         self.reporter = StatusReporter(
@@ -80,6 +85,13 @@ class _ExecutionRun:
         )
         self.sandbox: OpenedSandbox | None = None
         self.final_push_deadline = _final_push_deadline()
+        self.thread = ThreadLease(
+            deps.thread_locks,
+            thread_id,
+            Holder(self.execution_id, self.attempt),
+            on_wait=self._waiting_for,
+            on_lost=self._thread_lost,
+        )
 
     def _redact(self, text: str) -> str:
         return self.redact(text)
@@ -88,7 +100,9 @@ class _ExecutionRun:
         metrics = self.deps.metrics
         started = time.monotonic()
         try:
-            await self.deps.backend.update_execution_status(self.execution_id, status, deadline_s=5)
+            await self.deps.backend.update_execution_status(
+                self.execution_id, status, deadline_s=5, attempt=self.attempt
+            )
         except Exception:
             metrics.status_push_failures.inc()
             raise
@@ -116,6 +130,7 @@ class _ExecutionRun:
             async with Heartbeater(self._progress, on_beat=metrics.heartbeats.inc):
                 return await self._run_steps()
         finally:
+            await self.thread.release()
             await self.reporter.stop()  # already stopped unless the backend was unavailable
             if self.sandbox is not None:
                 await self.sandbox.kill_running_commands()
@@ -129,6 +144,7 @@ class _ExecutionRun:
 
     async def _run_steps(self) -> AgentExecutionStatus:
         try:
+            await self.thread.acquire()
             resolved = await resolve_execution(self.deps.backend, self.execution)
             environment = self._merge_environment(resolved)
             self.sandbox = await self.deps.sandboxes.open(
@@ -152,6 +168,11 @@ class _ExecutionRun:
                 self._start_status(resolved)
                 await self._stream(agent, model)
         except asyncio.CancelledError:
+            superseded = _superseded_because()
+            if superseded is not None:
+                # Temporal has given the execution up (or to a newer attempt): its status
+                # belongs to whoever holds it now; this attempt must not end it.
+                self.reporter.fence(f"attempt {self.attempt} is no longer current ({superseded})")
             await self._end_cancelled()
             raise
         except ApplicationError as err:
@@ -172,6 +193,23 @@ class _ExecutionRun:
         return self.builder.snapshot()
 
     # -- steps --------------------------------------------------------------------
+
+    def _waiting_for(self, holder: Holder) -> None:
+        """Another execution runs in this conversation: this one waits, and says so."""
+        note = (
+            f"waiting: execution {holder.execution_id} is running in this conversation "
+            f"(thread {self.thread_id}); this one starts when it ends"
+        )
+        log.info("execution %s: %s", self.execution_id, note)
+        self.builder.status.phase = ax.EXECUTION_PENDING
+        self.builder.status.messages.add(type=ax.MESSAGE_SYSTEM, content=note, timestamp=utc_now())
+        self.reporter.changed(urgent=True)
+
+    def _thread_lost(self) -> None:
+        self.reporter.fence(
+            f"attempt {self.attempt} no longer holds the conversation thread {self.thread_id} "
+            "(a newer attempt took it over, or its lease ran out): it is no longer current"
+        )
 
     def _merge_environment(self, resolved: ResolvedExecution) -> ExecutionEnvironment:
         environment = merge_environment(
@@ -255,7 +293,7 @@ class _ExecutionRun:
         for event in graphton.events_from_messages(done):
             self.builder.apply(event)
         if isinstance(model, graphton.ScriptedChatModel):
-            model.skip(sum(1 for m in done if m.type == "ai"))
+            model.skip(await turns_played(agent, config, self.execution_id))
         self.reporter.changed(urgent=True)
         return None
 
@@ -272,6 +310,23 @@ class _ExecutionRun:
             await self.sandbox.kill_running_commands()
         self.builder.cancel()
         await self.reporter.finish(self.final_push_deadline)
+
+
+def _superseded_because() -> str | None:
+    """Why this cancelled attempt no longer owns the execution, or None when the
+    cancellation is a real one (the workflow asked, or the worker shuts down)."""
+    details = temporalio.activity.cancellation_details()
+    if details is None or details.cancel_requested or details.worker_shutdown:
+        return None
+    for reason, present in (
+        ("its heartbeat was rejected: the activity timed out", details.timed_out),
+        ("Temporal no longer knows this attempt", details.not_found),
+        ("the activity was paused", details.paused),
+        ("the activity was reset", details.reset),
+    ):
+        if present:
+            return reason
+    return None
 
 
 def _final_push_deadline() -> float:

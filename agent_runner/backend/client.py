@@ -18,9 +18,17 @@ import grpc
 
 from agent_runner import wire
 from agent_runner.backend.channel import open_channel
-from agent_runner.backend.errors import BackendUnavailable, translate_rpc_error
+from agent_runner.backend.errors import (
+    BackendError,
+    BackendUnavailable,
+    StatusRefused,
+    translate_rpc_error,
+)
 from agent_runner.config import BackendConfig
 
+ATTEMPT_METADATA_KEY = "stigmer-execution-attempt"
+"""gRPC metadata of `updateStatus`: the Temporal attempt of ExecuteGraphton that sends
+the status (its fencing token; the backend refuses attempts older than the newest)."""
 DEFAULT_DEADLINE_S = 10.0
 ARTIFACT_DEADLINE_S = 60.0
 """Skill artifacts are ZIPs up to the channel's message limit: they get longer."""
@@ -87,9 +95,10 @@ class BackendClient:
         kind: str,
         key: str,
         deadline_s: float | None = None,
+        metadata: tuple[tuple[str, str], ...] | None = None,
     ) -> Response:
         try:
-            return await method(request, timeout=deadline_s or self._deadline_s)
+            return await method(request, timeout=deadline_s or self._deadline_s, metadata=metadata)
         except grpc.aio.AioRpcError as err:
             raise translate_rpc_error(err, what, kind, key) from err
 
@@ -211,18 +220,32 @@ class BackendClient:
         )
 
     async def update_execution_status(
-        self, execution_id: str, status: AgentExecutionStatus, *, deadline_s: float | None = None
+        self,
+        execution_id: str,
+        status: AgentExecutionStatus,
+        *,
+        deadline_s: float | None = None,
+        attempt: int | None = None,
     ) -> AgentExecution:
-        return await self._call(
-            self._execution_command.updateStatus,
-            wire.agentexecution.AgentExecutionUpdateStatusInput(
-                execution_id=execution_id, status=status
-            ),
-            what="update execution status",
-            kind="agent execution",
-            key=execution_id,
-            deadline_s=deadline_s,
-        )
+        """Send the whole status. `attempt` (ExecuteGraphton's Temporal attempt) travels as
+        metadata; `StatusRefused` when the backend will never take this update (the
+        execution already ended, or a newer attempt replaced this one)."""
+        try:
+            return await self._call(
+                self._execution_command.updateStatus,
+                wire.agentexecution.AgentExecutionUpdateStatusInput(
+                    execution_id=execution_id, status=status
+                ),
+                what="update execution status",
+                kind="agent execution",
+                key=execution_id,
+                deadline_s=deadline_s,
+                metadata=((ATTEMPT_METADATA_KEY, str(attempt)),) if attempt is not None else None,
+            )
+        except BackendError as err:
+            if err.code == "FAILED_PRECONDITION":
+                raise StatusRefused(str(err), err.code) from err
+            raise
 
     async def get_execution(self, execution_id: str) -> AgentExecution:
         return await self._call(
