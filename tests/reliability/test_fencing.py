@@ -76,6 +76,17 @@ def worker_log(workers: Workers, number: int) -> str:
 SLOW_ONCE = "touch started; if [ ! -f again ]; then touch again; sleep 40; fi; echo step done"
 
 
+async def command_running(stack: Stack, execution_id: str) -> None:
+    """Until the daemon shows the command running (and the sandbox shows it started)."""
+
+    async def shown() -> bool:
+        calls = (await stack.stored(execution_id)).status.tool_calls
+        return [c.status for c in calls] == [ax.TOOL_CALL_RUNNING]
+
+    await async_wait_until((stack.workspace / "started").exists, within=90, what="attempt 1")
+    await async_wait_until(shown, within=30, what="the running command in the status")
+
+
 async def warm_up(stack: Stack) -> None:
     """One short execution first, so that the worker has loaded what an execution needs."""
     execution = await stack.new_execution("Warm up", [{"text": "Ready."}])
@@ -120,7 +131,7 @@ async def test_a_thawed_stale_attempt_never_overwrites_the_completed_status(
     execution = await stack.new_execution("Survive a freeze", turns)
     execution_id = execution.metadata.id
     handle = await stack.start(execution)
-    await async_wait_until((stack.workspace / "started").exists, within=90, what="attempt 1")
+    await command_running(stack, execution_id)
     freeze(stale)
     workers.start()  # attempt 2 runs here once attempt 1 misses its heartbeats
     result = await asyncio.wait_for(handle.result(), 120)
@@ -155,7 +166,7 @@ async def test_a_thawed_only_attempt_leaves_the_recorded_failure_as_it_is(
     execution = await stack.new_execution("Fail by freezing", turns)
     execution_id = execution.metadata.id
     handle = await stack.start(execution)
-    await async_wait_until((stack.workspace / "started").exists, within=90, what="attempt 1")
+    await command_running(stack, execution_id)
     freeze(stale)
     with pytest.raises(WorkflowFailureError):
         await asyncio.wait_for(handle.result(), 120)
