@@ -38,11 +38,17 @@ async def test_a_worker_killed_mid_subagent_leaves_a_named_ended_subagent(
             "tool_calls": [
                 {
                     "name": "task",
-                    "args": {"subagent_type": "general-purpose", "description": "Run the long step"},
+                    "args": {
+                        "subagent_type": "general-purpose",
+                        "description": "Run the long step",
+                    },
                 }
             ],
         },
-        {"text": "Running it.", "tool_calls": [{"name": "execute", "args": {"command": long_step}}]},
+        {
+            "text": "Running it.",
+            "tool_calls": [{"name": "execute", "args": {"command": long_step}}],
+        },
         {"expect": {"contains": "sub step done"}, "text": "Sub step finished."},
         {"expect": {"contains": "Sub step finished."}, "text": "All done."},
     ]
@@ -62,9 +68,7 @@ async def test_a_worker_killed_mid_subagent_leaves_a_named_ended_subagent(
         assert (sub.id, sub.name, sub.input) == ("call_1_1", "general-purpose", "Run the long step")
         assert sub.status == ax.SUB_AGENT_COMPLETED and sub.completed_at
         assert "Sub step finished." in sub.output
-        assert [(c.name, c.status) for c in status.tool_calls] == [
-            ("task", ax.TOOL_CALL_COMPLETED)
-        ]
+        assert [(c.name, c.status) for c in status.tool_calls] == [("task", ax.TOOL_CALL_COMPLETED)]
         assert status.messages[-1].content == "All done."
     # the interrupted command ran again once; no scripted turn was played twice
     assert (stack.workspace / "runs.txt").read_text() == "ran\nran\n"
