@@ -143,7 +143,8 @@ async def _follow(
     view = None if request.json_output else make_view(console, request.agent)
     latest = execution
     try:
-        async for latest in backend.subscribe_execution(execution.metadata.id):
+        # follow_execution reconnects when the stream drops, resuming from the current status
+        async for latest in backend.follow_execution(execution.metadata.id):
             if view is not None:
                 view.update(latest)
     finally:
