@@ -24,7 +24,13 @@ from agent_runner import wire
 from agent_runner.backend.channel import MAX_MESSAGE_BYTES, SERVER_KEEPALIVE_OPTIONS
 from agent_runner.backend.client import ATTEMPT_METADATA_KEY
 from agent_runner.local.manifests import API_VERSION, Catalog
-from agent_runner.local.store import FINAL_PHASES, StatusRefused, Store, check_update, merge_status
+from agent_runner.local.store import (
+    FINAL_PHASES,
+    StatusRefused,
+    Store,
+    check_attempt,
+    merge_status,
+)
 
 Found = TypeVar("Found")
 
@@ -235,16 +241,11 @@ class _Runs:
         execution = await _found(context, execution, "agent execution", request.execution_id)
         attempt = await _attempt(context)
         try:
-            check_update(
-                request.execution_id,
-                execution.status,
-                request.status,
-                attempt=attempt,
-                newest_attempt=self.store.newest_attempt(request.execution_id),
-            )
+            newest = self.store.newest_attempt(request.execution_id)
+            check_attempt(request.execution_id, attempt, newest)
+            merge_status(execution.status, request.status, execution_id=request.execution_id)
         except StatusRefused as refusal:
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(refusal))
-        merge_status(execution.status, request.status)
         execution.status.audit.status_audit.event = "status_updated"
         execution.status.audit.status_audit.updated_at.GetCurrentTime()
         self.store.put_status(execution, attempt)

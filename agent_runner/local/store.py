@@ -5,9 +5,8 @@ out for listing. Every write is committed before the call that made it
 returns, so a daemon killed at any moment keeps every answered update.
 
 The status of an execution is fenced (see README, "Only the current attempt
-writes"): a final phase is never changed, and an update from an attempt older
-than the newest one seen is refused; `check_update` decides, `StatusRefused`
-says why.
+writes"): `merge_status` never changes a final phase, `check_attempt` refuses an
+update from an attempt older than the newest one seen; `StatusRefused` says why.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ __all__ = [
     "ExecutionSummary",
     "StatusRefused",
     "Store",
-    "check_update",
+    "check_attempt",
     "merge_status",
 ]
 
@@ -62,34 +61,10 @@ class StatusRefused(Exception):
     """A status update the backend must not apply; the message says why (one line)."""
 
 
-def check_update(
-    execution_id: str,
-    stored: AgentExecutionStatus,
-    update: AgentExecutionStatus,
-    *,
-    attempt: int | None,
-    newest_attempt: int | None,
-) -> None:
-    """Raise `StatusRefused` when `update` may not be applied onto `stored`.
-
-    - Once the phase is final (COMPLETED, FAILED, CANCELLED) nothing changes any
-      more; an update that would change nothing (the same final status delivered
-      twice, its first answer lost) is still accepted.
-    - An update that names its attempt is refused when a newer attempt of the
-      same execution has already written: that attempt replaced it. Writers that
-      name no attempt (the orchestrating workflow recording a failure) are only
-      held to the first rule.
-    """
-    if stored.phase in FINAL_PHASES:
-        merged = AgentExecutionStatus()
-        merged.CopyFrom(stored)
-        merge_status(merged, update)
-        if merged != stored:
-            raise StatusRefused(
-                f"execution {execution_id!r} already ended "
-                f"({wire.agentexecution.ExecutionPhase.Name(stored.phase)}); "
-                "a final status is never changed"
-            )
+def check_attempt(execution_id: str, attempt: int | None, newest_attempt: int | None) -> None:
+    """Raise `StatusRefused` when an update comes from an attempt older than the newest
+    one that has written this execution's status: that attempt was replaced. Writers
+    that name no attempt (the orchestrating workflow recording a failure) pass."""
     if attempt is not None and newest_attempt is not None and attempt < newest_attempt:
         raise StatusRefused(
             f"execution {execution_id!r}: attempt {attempt} was replaced by attempt "
@@ -97,13 +72,35 @@ def check_update(
         )
 
 
-def merge_status(stored: AgentExecutionStatus, update: AgentExecutionStatus) -> None:
+def merge_status(
+    stored: AgentExecutionStatus, update: AgentExecutionStatus, *, execution_id: str = ""
+) -> None:
     """Apply `update` onto `stored` the way the platform does; it can never clear a field.
 
     Lists (`messages`, `tool_calls`, `sub_agent_executions`, `todos`) are replaced
     only when the update's list is non-empty; `phase` only when not UNSPECIFIED;
     `error`, `started_at`, `completed_at` and `callback_token` only when non-empty.
+
+    Once `stored` is in a final phase (COMPLETED, FAILED, CANCELLED) nothing changes
+    any more: an update that would change something raises `StatusRefused` and
+    leaves `stored` as it was; one that changes nothing (the same final status
+    delivered twice, its first answer lost) is accepted.
     """
+    if stored.phase in FINAL_PHASES:
+        merged = AgentExecutionStatus()
+        merged.CopyFrom(stored)
+        _merge(merged, update)
+        if merged != stored:
+            raise StatusRefused(
+                f"execution {execution_id!r} already ended "
+                f"({wire.agentexecution.ExecutionPhase.Name(stored.phase)}); "
+                "a final status is never changed"
+            )
+        return
+    _merge(stored, update)
+
+
+def _merge(stored: AgentExecutionStatus, update: AgentExecutionStatus) -> None:
     for name in ("messages", "tool_calls", "sub_agent_executions"):
         incoming = getattr(update, name)
         if len(incoming):

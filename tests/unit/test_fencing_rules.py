@@ -1,4 +1,5 @@
-"""The backend's fencing rules (`check_update`) and the reporter's answer to a refusal."""
+"""The backend's fencing rules (`merge_status`, `check_attempt`) and the reporter's answer
+to a refusal."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from agent_runner import wire
 from agent_runner.backend import BackendUnavailable, StatusRefused
 from agent_runner.local.store import StatusRefused as Refused
-from agent_runner.local.store import check_update
+from agent_runner.local.store import check_attempt, merge_status
 from agent_runner.status import StatusReporter
 from tests.helpers import async_wait_until
 
@@ -27,18 +28,19 @@ def status(phase: int, *tools: str) -> ax.AgentExecutionStatus:
 
 def test_nothing_changes_a_final_status_but_its_own_redelivery() -> None:
     done = status(ax.EXECUTION_COMPLETED, "a")
-    check_update("x", done, status(ax.EXECUTION_COMPLETED, "a"), attempt=2, newest_attempt=2)
+    merge_status(done, status(ax.EXECUTION_COMPLETED, "a"))
     for change in (status(ax.EXECUTION_CANCELLED), status(0, "b"), status(ax.EXECUTION_FAILED)):
         with pytest.raises(Refused, match="already ended \\(EXECUTION_COMPLETED\\)"):
-            check_update("x", done, change, attempt=None, newest_attempt=None)
+            merge_status(done, change, execution_id="x")
+    assert done == status(ax.EXECUTION_COMPLETED, "a")
 
 
 def test_an_older_attempt_is_refused_and_a_writer_without_attempt_is_not_fenced() -> None:
-    running = status(ax.EXECUTION_IN_PROGRESS, "a")
     with pytest.raises(Refused, match="attempt 1 was replaced by attempt 2"):
-        check_update("x", running, running, attempt=1, newest_attempt=2)
-    check_update("x", running, status(ax.EXECUTION_FAILED), attempt=None, newest_attempt=2)
-    check_update("x", running, running, attempt=3, newest_attempt=2)
+        check_attempt("x", 1, 2)
+    check_attempt("x", None, 2)
+    check_attempt("x", 3, 2)
+    check_attempt("x", 1, None)
 
 
 async def test_a_refusal_ends_the_pushes_for_good_and_is_no_outage() -> None:
