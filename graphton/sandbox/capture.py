@@ -76,7 +76,8 @@ class StreamCapture:
         return self._writer.error if self._writer is not None else None
 
     def feed(self, chunk: bytes) -> None:
-        if self._writer is None and self._spool is not None and self.total + len(chunk) > self.limit:
+        overflowing = self.total + len(chunk) > self.limit
+        if self._writer is None and self._spool is not None and overflowing:
             self._writer = _SpoolWriter(self._spool, self._filter)
             # The spool holds the whole stream: what the head kept so far, then the rest.
             self._writer.write(bytes(self.head))
@@ -118,7 +119,8 @@ class StreamCapture:
         else:
             kept = f"its first {writer.kept} bytes are in {where}"
         not_kept = self.total - max(writer.kept, shown)
-        return f"{head}; {kept}; the other {not_kept} bytes were not kept ({writer.stopped_because})]"
+        why = writer.stopped_because
+        return f"{head}; {kept}; the other {not_kept} bytes were not kept ({why})]"
 
 
 class _SpoolWriter:

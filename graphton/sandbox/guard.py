@@ -169,11 +169,7 @@ def reap_leftovers(root: Path) -> int:
 
 def _identity(pid: int) -> list[int] | None:
     """A process as (pid, start time): unlike a pid alone, never the identity of a newer one."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        if sys.platform.startswith("linux"):
-            return None
+    if not Path("/proc/self/stat").exists():  # no /proc (macOS): the pid alone
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -181,6 +177,10 @@ def _identity(pid: int) -> list[int] | None:
         except PermissionError:
             pass
         return [pid, 0]
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
     fields = stat.rsplit(")", 1)[1].split()
     if fields[0] in ("Z", "X"):
         return None

@@ -45,12 +45,15 @@ from deepagents.backends.protocol import (
     FileInfo,
     FileUploadResponse,
     GlobResult,
+    GrepMatch,
     GrepResult,
     LsResult,
     ReadResult,
     SandboxBackendProtocol,
     WriteResult,
 )
+from deepagents.backends.sandbox import MAX_BINARY_BYTES
+from deepagents.backends.utils import _get_backend_read_file_type
 
 from graphton.errors import SandboxPathError
 from graphton.sandbox.capture import SpoolBudget, SpoolTarget, StreamCapture
@@ -219,10 +222,21 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         return LsResult(error=result.error, entries=entries)
 
     def read(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
+        """deepagents' read, with its sandboxes' bound on binary files (shown as base64)."""
         try:
             self._virtual(file_path)
         except SandboxPathError as err:
             return ReadResult(error=f"Error reading file: {err}")
+        if _get_backend_read_file_type(file_path) != "text":
+            try:
+                size = self._resolve_path(file_path).stat().st_size
+            except OSError:
+                size = 0  # the read itself reports what is wrong
+            if size > MAX_BINARY_BYTES:
+                return ReadResult(
+                    error=f"File '{file_path}': Binary file exceeds maximum preview size "
+                    f"of {MAX_BINARY_BYTES} bytes"
+                )
         return super().read(file_path, offset, limit)
 
     def write(self, file_path: str, content: str) -> WriteResult:
@@ -238,7 +252,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         file_path: str,
         old_string: str,
         new_string: str,
-        replace_all: bool = False,  # noqa: FBT001, FBT002  # the protocol's signature
+        replace_all: bool = False,  # the protocol's signature
     ) -> EditResult:
         try:
             self._virtual(file_path)
@@ -278,17 +292,15 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
     ) -> GrepResult:
         try:
             self._virtual(path or "/")
-            _check_text("pattern", pattern)
-            _check_text("glob", glob or "")
+            _check_pattern("pattern", pattern)
+            _check_pattern("glob", glob or "")
         except SandboxPathError as err:
             return GrepResult(error=str(err), matches=None)
-        result = super().grep(
-            pattern, path, glob, max_count=max_count, context_lines=context_lines
-        )
+        result = super().grep(pattern, path, glob, max_count=max_count, context_lines=context_lines)
         if result.matches is None:
             return result
         host = self._host_form(path)
-        matches = [
+        matches: list[GrepMatch] = [
             {**match, "path": self._answer_path(match["path"], host)}
             for match in result.matches
             if self._shows(match["path"], path)
@@ -311,7 +323,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
     def glob(self, pattern: str, path: str | None = None) -> GlobResult:
         try:
             self._virtual(path or "/")
-            _check_text("pattern", pattern)
+            _check_pattern("pattern", pattern)
         except SandboxPathError as err:
             return GlobResult(error=str(err), matches=None)
         result = super().glob(pattern, path)
@@ -332,14 +344,16 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
 
     def upload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
         return [
-            refused if (refused := self._refusal(path, FileUploadResponse)) is not None
+            refused
+            if (refused := self._refusal(path, FileUploadResponse)) is not None
             else super(FilesystemBackend, self).upload_files([(path, content)])[0]
             for path, content in files
         ]
 
     def download_files(self, paths: list[str]) -> list[FileDownloadResponse]:
         return [
-            refused if (refused := self._refusal(path, FileDownloadResponse)) is not None
+            refused
+            if (refused := self._refusal(path, FileDownloadResponse)) is not None
             else super(FilesystemBackend, self).download_files([path])[0]
             for path in paths
         ]
@@ -537,6 +551,13 @@ class _CaptureProtocol(asyncio.SubprocessProtocol):
         """No more output will be read: finish what is kept."""
         self.stdout.close()
         self.stderr.close()
+
+
+def _check_pattern(name: str, value: str) -> None:
+    """Refuse a search pattern with a NUL byte (no tool can take it) or a lone surrogate."""
+    if "\0" in value:
+        raise InvalidSandboxPath(f"the {name} contains a NUL byte, which cannot be searched for")
+    _check_text(name, value)
 
 
 def _check_text(name: str, value: str) -> None:
