@@ -25,6 +25,7 @@ Provider = Literal["anthropic", "openai", "ollama", "scripted"]
 MODES: Final = ("local", "cloud")
 DEPLOYMENT_ENVS: Final = ("development", "staging", "production")
 SANDBOX_TYPES: Final = ("filesystem", "daytona")
+MIB: Final = 1024 * 1024
 PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -85,6 +86,10 @@ class SandboxConfig:
     type: SandboxType
     root_dir: Path
     """Absolute sandbox root of the filesystem sandbox."""
+    spool_stream_bytes: int = 64 * 1024 * 1024
+    """Most bytes of one output stream of one command kept on disk (`SANDBOX_SPOOL_STREAM_MIB`)."""
+    spool_execution_bytes: int = 256 * 1024 * 1024
+    """Most bytes of output kept on disk for one execution (`SANDBOX_SPOOL_EXECUTION_MIB`)."""
 
 
 @dataclass(frozen=True)
@@ -298,6 +303,9 @@ def _load(read: _Reader) -> Config:
             == "daytona"
             else "filesystem",
             root_dir=Path(read.text("SANDBOX_ROOT_DIR", "./workspace")).expanduser().resolve(),
+            spool_stream_bytes=MIB * (read.integer("SANDBOX_SPOOL_STREAM_MIB", 64, 0, MIB) or 0),
+            spool_execution_bytes=MIB
+            * (read.integer("SANDBOX_SPOOL_EXECUTION_MIB", 256, 0, MIB) or 0),
         ),
         daytona=DaytonaConfig(
             api_key=read.secret("DAYTONA_API_KEY"),
