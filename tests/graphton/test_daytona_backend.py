@@ -1,4 +1,4 @@
-"""DaytonaBackend: the real `daytona` SDK against the local Daytona-API server (tests/daytona_api.py)."""
+"""DaytonaBackend: the real `daytona` SDK against the local Daytona API (tests/daytona_api.py)."""
 
 from __future__ import annotations
 
@@ -188,7 +188,7 @@ async def test_a_recoverable_error_is_recovered_and_another_named(
     await recovered.close()
     daytona_cloud.break_down(sandbox.id, "runner lost", recoverable=False)
     broken = attach(daytona_cloud, sandbox.id)
-    with pytest.raises(graphton.SandboxError, match="runner lost.*cannot be recovered"):
+    with pytest.raises(graphton.SandboxError, match=r"runner lost.*cannot be recovered"):
         await broken.start()
     await broken.close()
 
