@@ -27,6 +27,7 @@ sandbox.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import shlex
@@ -35,7 +36,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from daytona import (
     AsyncDaytona,
@@ -83,6 +84,7 @@ DEFAULT_AUTO_ARCHIVE_MINUTES = 7 * 24 * 60
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 Result = TypeVar("Result")
+Params = ParamSpec("Params")
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,21 @@ _KILL_TREE = """kill_tree() {
 _KILL_FROM_FILE = (
     '  if [ -f "$f" ]; then pid=$(cat "$f"); [ -n "$pid" ] && kill_tree "$pid"; fi\n  rm -f "$f"'
 )
+
+
+def _on_own_loop(
+    method: Callable[Concatenate[DaytonaBackend, Params], Coroutine[Any, Any, Result]],
+) -> Callable[Concatenate[DaytonaBackend, Params], Coroutine[Any, Any, Result]]:
+    """Run an async method on the loop that owns the backend's SDK client, whichever loop
+    awaits it (the SDK's HTTP sessions belong to one loop)."""
+
+    @functools.wraps(method)
+    async def on_own_loop(
+        self: DaytonaBackend, /, *args: Params.args, **kwargs: Params.kwargs
+    ) -> Result:
+        return await self._here(lambda: method(self, *args, **kwargs))
+
+    return on_own_loop
 
 
 class SandboxGone(SandboxError):
@@ -208,6 +225,7 @@ class DaytonaBackend(BaseSandbox):
             )
         return self._root
 
+    @_on_own_loop
     async def start(self) -> DaytonaBackend:
         """Attach to the sandbox (starting it when Daytona stopped it), or create it; idempotent."""
         if self._sandbox is not None:
@@ -324,12 +342,14 @@ class DaytonaBackend(BaseSandbox):
         assert self._sandbox is not None
         return self._sandbox
 
+    @_on_own_loop
     async def close(self) -> None:
         """Release the SDK client if this backend made it; the sandbox itself stays."""
         if self._owns_client and self._client is not None:
             await self._client.close()
             self._client = None
 
+    @_on_own_loop
     async def delete_sandbox(self) -> bool:
         """Delete the sandbox; False when Daytona says it is already gone.
 
@@ -409,6 +429,7 @@ class DaytonaBackend(BaseSandbox):
 
     # -- commands ------------------------------------------------------------------
 
+    @_on_own_loop
     async def aexecute(
         self,
         command: str,
@@ -564,6 +585,7 @@ class DaytonaBackend(BaseSandbox):
 
     # -- files -----------------------------------------------------------------------
 
+    @_on_own_loop
     async def aupload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
         """Every file in one request; when the daemon refuses some, each file alone, so
         that each reports its own outcome. Relative paths are refused before any request."""
@@ -603,6 +625,7 @@ class DaytonaBackend(BaseSandbox):
     def upload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
         return self._blocking(lambda: self.aupload_files(files))
 
+    @_on_own_loop
     async def adownload_files(self, paths: list[str]) -> list[FileDownloadResponse]:
         """Every file in one request; a file that cannot be read reports deepagents' code
         for why. Relative paths are refused before any request."""
@@ -638,6 +661,7 @@ class DaytonaBackend(BaseSandbox):
         if not result.ok:
             raise SandboxError(f"could not make files executable: {result.output.strip()}")
 
+    @_on_own_loop
     async def akill_all(self) -> int:
         """Kill every command of this backend still running in the sandbox, with what it
         started; how many commands that was."""
@@ -663,6 +687,30 @@ class DaytonaBackend(BaseSandbox):
         except (DaytonaError, TimeoutError) as err:
             log.warning("could not stop commands in Daytona sandbox %s: %s", self.id, err)
 
+    # -- loops ---------------------------------------------------------------------------
+
+    async def _here(self, work: Callable[[], Awaitable[Result]]) -> Result:
+        """`work()` on the loop that owns the SDK client: this one, or the owner's in
+        another thread. When the owner loop is gone, so is the client it made, and this
+        loop becomes the owner."""
+        current = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop is current:
+            return await work()
+        if loop.is_running():
+            owned: Coroutine[Any, Any, Result] = _awaiting(work)
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(owned, loop))
+        self._adopt(current)
+        return await work()
+
+    def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._owns_client and self._client is not None:
+            raise SandboxError(
+                "the event loop that made this DaytonaBackend's shared SDK client is gone; "
+                "make the backend again on the loop that uses it"
+            )
+        self._client, self._sandbox, self._loop = None, None, loop
+
     # -- the blocking twins ------------------------------------------------------------
 
     def _blocking(self, work: Callable[[], Coroutine[Any, Any, Result]]) -> Result:
@@ -673,15 +721,10 @@ class DaytonaBackend(BaseSandbox):
         except RuntimeError:
             running = None
         loop = self._loop
-        if (
-            loop is None
-            or loop.is_closed()
-            or (not loop.is_running() and loop is not self._own_loop)
-        ):
-            if loop is not None and self._owns_client:
-                # The loop that made the client is gone, and the client with it.
-                self._client, self._sandbox = None, None
-            loop = self._loop = self._private_loop()
+        if loop is None or not loop.is_running():
+            # No loop owns the client yet, or its owner is gone (and the client with it).
+            loop = self._private_loop()
+            self._adopt(loop)
         if running is loop:
             raise SandboxError(
                 "a blocking DaytonaBackend method was called on its own event loop; "
@@ -695,6 +738,10 @@ class DaytonaBackend(BaseSandbox):
             threading.Thread(target=loop.run_forever, name="daytona-backend", daemon=True).start()
             self._own_loop = loop
         return self._own_loop
+
+
+async def _awaiting(work: Callable[[], Awaitable[Result]]) -> Result:
+    return await work()
 
 
 def _never_reached(error: BaseException) -> bool:

@@ -473,6 +473,16 @@ async def test_blocking_methods_work_from_other_threads(sandbox: graphton.Dayton
         sandbox.execute("echo on the loop")
 
 
+async def test_async_methods_work_when_awaited_on_another_loop(
+    sandbox: graphton.DaytonaBackend,
+) -> None:
+    """The SDK's HTTP sessions belong to the loop that made them; the work goes there."""
+    result = await asyncio.to_thread(asyncio.run, sandbox.aexecute("echo other loop"))
+    assert result.stdout == "other loop\n"
+    [down] = await asyncio.to_thread(asyncio.run, sandbox.adownload_files(["/no/such/file"]))
+    assert down.error == "file_not_found"
+
+
 async def test_blocking_methods_work_any_number_of_times_from_a_plain_program(
     daytona_cloud: FakeDaytona,
 ) -> None:
