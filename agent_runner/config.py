@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, cast
 
@@ -99,8 +99,15 @@ class DaytonaConfig:
     target: str | None
     snapshot_id: str | None
     """Snapshot new sandboxes start from (`DAYTONA_DEV_TOOLS_SNAPSHOT_ID`)."""
-    work_dir: str = "/home/daytona"
-    """Where commands run and skills are written inside a sandbox."""
+    work_dir: str | None = None
+    """Where commands run and skills are written inside a sandbox; None: the sandbox's own
+    working folder (the snapshot's WORKDIR, else its user's home)."""
+    auto_stop_minutes: int = 15
+    """Daytona stops a sandbox after this many minutes without requests (0: never)."""
+    auto_archive_minutes: int = 7 * 24 * 60
+    """Daytona archives a stopped sandbox after this many minutes (0: its own maximum)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Put on every sandbox the runner creates, beside `stigmer.ai/session`."""
 
 
 @dataclass(frozen=True)
@@ -312,7 +319,12 @@ def _load(read: _Reader) -> Config:
             api_url=read.optional("DAYTONA_API_URL"),
             target=read.optional("DAYTONA_TARGET"),
             snapshot_id=read.optional("DAYTONA_DEV_TOOLS_SNAPSHOT_ID"),
-            work_dir=read.text("DAYTONA_WORK_DIR", "/home/daytona"),
+            work_dir=read.optional("DAYTONA_WORK_DIR"),
+            auto_stop_minutes=_int(read.integer("DAYTONA_AUTO_STOP_MINUTES", 15, 0, 525_600)),
+            auto_archive_minutes=_int(
+                read.integer("DAYTONA_AUTO_ARCHIVE_MINUTES", 7 * 24 * 60, 0, 525_600)
+            ),
+            labels=_labels(read, "DAYTONA_SANDBOX_LABELS"),
         ),
         redis=None if local else _load_redis(read),
         llm=_load_llm(read, local),
@@ -329,6 +341,25 @@ def _load(read: _Reader) -> Config:
     if read.problems:
         raise ConfigError(read.problems)
     return config
+
+
+def _int(value: int | None) -> int:
+    assert value is not None  # integer() returns its default, which is given
+    return value
+
+
+def _labels(read: _Reader, name: str) -> dict[str, str]:
+    """`key=value,key=value` into a mapping; a malformed pair is a problem."""
+    labels: dict[str, str] = {}
+    for pair in (read.raw(name) or "").split(","):
+        if not pair.strip():
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            read.problem(name, pair, "comma-separated key=value pairs, e.g. team=ml,env=prod")
+            continue
+        labels[key.strip()] = value.strip()
+    return labels
 
 
 def _load_backend(read: _Reader, local: bool) -> BackendConfig:

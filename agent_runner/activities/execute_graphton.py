@@ -84,6 +84,7 @@ class _ExecutionRun:
             self._push, self.builder.snapshot, what=f"execution {self.execution_id}"
         )
         self.sandbox: OpenedSandbox | None = None
+        self.environment_warnings: list[str] = []
         self.final_push_deadline = _final_push_deadline()
         self.thread = ThreadLease(
             deps.thread_locks,
@@ -217,6 +218,9 @@ class _ExecutionRun:
         )
         self.deps.secrets.register(self.execution_id, environment.secret_values)
         self.redact = Redactor(environment.secret_values)
+        self.environment_warnings = environment.warnings()
+        for warning in self.environment_warnings:
+            log.warning("execution %s: %s", self.execution_id, warning)
         return environment
 
     async def _write_skills(
@@ -238,7 +242,7 @@ class _ExecutionRun:
 
     def _start_status(self, resolved: ResolvedExecution) -> None:
         self.builder.start(self.execution.spec.message)
-        for warning in resolved.warnings:
+        for warning in [*resolved.warnings, *self.environment_warnings]:
             self.builder.status.messages.add(
                 type=ax.MESSAGE_SYSTEM,
                 content=self.redact(warning),
