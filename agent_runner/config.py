@@ -130,6 +130,10 @@ class LLMConfig:
     ollama_base_url: str | None
     max_tokens: int | None
     temperature: float | None
+    max_retries: int = 6
+    """Retries of a busy provider (429, 529, 5xx, resets) inside one execution."""
+    retry_delay_s: float = 2.0
+    """First wait between retries, doubled each time (a `retry-after` answer wins)."""
 
     @property
     def spec(self) -> str:
@@ -407,4 +411,6 @@ def _load_llm(read: _Reader, local: bool) -> LLMConfig:
         ollama_base_url=read.optional("OLLAMA_BASE_URL"),
         max_tokens=read.integer("STIGMER_LLM_MAX_TOKENS", None, 1, 1_000_000),
         temperature=read.decimal("STIGMER_LLM_TEMPERATURE", 0.0, 2.0),
+        max_retries=read.integer("STIGMER_LLM_MAX_RETRIES", 6, 0, 20) or 0,
+        retry_delay_s=read.decimal("STIGMER_LLM_RETRY_DELAY_SECONDS", 0.01, 60.0) or 2.0,
     )

@@ -27,15 +27,15 @@ from agent_runner.claimcheck import BlobStoreError, claim_check_codec
 from agent_runner.config import Config
 from agent_runner.converter import interop_data_converter
 from agent_runner.errors import AgentRunnerError
-from agent_runner.local.workflow import (
-    ORCHESTRATOR_TASK_QUEUE,
-    InvokeAgentExecution,
-    RecordExecutionFailure,
-)
 from agent_runner.observability import ObservabilityServer, RunnerMetrics, tracing_interceptors
 from agent_runner.redaction import SecretRegistry, install_log_filter
 from agent_runner.redis_status import StatusStream
 from agent_runner.sandboxes import SandboxManager
+from agent_runner.workflow import (
+    ORCHESTRATOR_TASK_QUEUE,
+    InvokeAgentExecution,
+    RecordExecutionFailure,
+)
 
 log = logging.getLogger(__name__)
 
