@@ -17,6 +17,7 @@ from typing import Final, Literal, cast
 
 from agent_runner.errors import ConfigError
 from agent_runner.secrets import MASK, Secret
+from agent_runner.temporal_connection import TemporalConnection, load_temporal_connection
 
 Mode = Literal["local", "cloud"]
 SandboxType = Literal["filesystem", "daytona"]
@@ -54,6 +55,8 @@ SECRET_VARIABLES: Final = frozenset(
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
         "CHECKPOINT_DATABASE_URL",
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_TLS_CLIENT_KEY_DATA",
     }
 )
 
@@ -69,6 +72,8 @@ class TemporalConfig:
     """Activities run at once by one worker."""
     graceful_shutdown_s: int = 30
     """After SIGTERM, how long running executions may finish before they are cancelled."""
+    connection: TemporalConnection | None = None
+    """TLS, API key and profile (Temporal's client configuration); None: plaintext."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class Config:
             "mode": self.mode,
             "env": self.env,
             "temporal": f"{self.temporal.address} (namespace {self.temporal.namespace})",
+            **_describe_connection(self.temporal.connection),
             "task queue": self.temporal.task_queue,
             "max concurrency": str(self.temporal.max_concurrency),
             "backend": f"{self.backend.endpoint} ({'tls' if self.backend.tls else 'plaintext'})",
@@ -187,6 +193,15 @@ class Config:
             ),
             "model": self.llm.spec if self.llm.model else f"{self.llm.provider} (demo script)",
         }
+
+
+def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:
+    if connection is None:
+        return {}
+    shown = {"temporal tls": connection.describe_tls(), "temporal auth": connection.describe_auth()}
+    if connection.profile:
+        shown["temporal profile"] = connection.profile
+    return shown
 
 
 class _Reader:
@@ -283,17 +298,19 @@ def _port_of(address: str) -> int | None:
 def _load(read: _Reader) -> Config:
     mode: Mode = "local" if read.choice("MODE", MODES, "cloud") == "local" else "cloud"
     local = mode == "local"
+    connection = load_temporal_connection(read.environ, read.problems)
     config = Config(
         mode=mode,
         env=read.choice("ENV", DEPLOYMENT_ENVS, "development" if local else "production"),
         temporal=TemporalConfig(
-            address=read.address("TEMPORAL_SERVICE_ADDRESS", "localhost:7233"),
-            namespace=read.text("TEMPORAL_NAMESPACE", "default"),
+            address=_checked_address(read, connection.address),
+            namespace=connection.namespace,
             task_queue=read.text(
                 "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE", "agent_execution_runner"
             ),
             max_concurrency=read.integer("TEMPORAL_MAX_CONCURRENCY", 10, 1, 1000) or 10,
             graceful_shutdown_s=read.integer("WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30, 0, 3600) or 0,
+            connection=connection,
         ),
         backend=_load_backend(read, local),
         sandbox=SandboxConfig(
@@ -325,6 +342,13 @@ def _load(read: _Reader) -> Config:
     if read.problems:
         raise ConfigError(read.problems)
     return config
+
+
+def _checked_address(read: _Reader, address: str) -> str:
+    if _port_of(address) is None:
+        name = "TEMPORAL_ADDRESS" if read.raw("TEMPORAL_ADDRESS") else "TEMPORAL_SERVICE_ADDRESS"
+        read.problem(name, address, "host:port with a port from 1 to 65535")
+    return address
 
 
 def _load_backend(read: _Reader, local: bool) -> BackendConfig:

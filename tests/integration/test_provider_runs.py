@@ -60,7 +60,9 @@ async def provider_stack(
 WHOLE_RUN = [
     {
         "text": "I will write the greeting first.",
-        "tool_calls": [{"name": "write_file", "args": {"file_path": "/hello.txt", "content": "hi"}}],
+        "tool_calls": [
+            {"name": "write_file", "args": {"file_path": "/hello.txt", "content": "hi"}}
+        ],
     },
     {
         "text": "Now a helper checks it.",
