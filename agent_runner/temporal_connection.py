@@ -12,6 +12,7 @@ never shown.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,12 +112,32 @@ def _tls(
             "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: "
             "set both for mTLS, or neither"
         )
+    elif isinstance(settings.client_cert, Path) and isinstance(settings.client_private_key, Path):
+        _check_key_pair(settings.client_cert, settings.client_private_key, problems)
     return TemporalTLS(
         server_ca=_source(settings.server_root_ca_cert, "TEMPORAL_TLS_SERVER_CA_CERT_DATA"),
         client_cert=_source(settings.client_cert, "TEMPORAL_TLS_CLIENT_CERT_DATA"),
         server_name=settings.server_name,
         config=config,
     )
+
+
+def _check_key_pair(cert: Path, key: Path, problems: list[str]) -> None:
+    """A client key that does not belong to its certificate fails here, by name, rather than
+    deep in the connection (where the SDK's error names neither file)."""
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except ssl.SSLError as err:
+        if "KEY_VALUES_MISMATCH" in str(err) or "key values mismatch" in str(err):
+            problems.append(
+                f"TEMPORAL_TLS_CLIENT_KEY_PATH={str(key)!r} is not the key of the certificate "
+                f"in TEMPORAL_TLS_CLIENT_CERT_PATH={str(cert)!r}"
+            )
+        else:
+            problems.append(
+                f"TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH cannot be used "
+                f"as a certificate and its key: {err.reason or err}"
+            )
 
 
 def load_temporal_connection(environ: Mapping[str, str], problems: list[str]) -> TemporalConnection:

@@ -74,6 +74,8 @@ async def connect_temporal(config: Config) -> Client:
 def describe_connect_error(config: Config, error: BaseException) -> str:
     """One line saying why Temporal could not be reached and which setting to check."""
     where = f"Temporal at {config.temporal.address} (namespace {config.temporal.namespace})"
+    connection = config.temporal.connection
+    tls = connection.tls if connection is not None else None
     text = str(error)
     lowered = text.lower()
     if "unknownissuer" in lowered or "invalid peer certificate" in lowered:
@@ -81,17 +83,28 @@ def describe_connect_error(config: Config, error: BaseException) -> str:
             f"cannot connect to {where}: its certificate is not signed by the CA the worker "
             "trusts; check TEMPORAL_TLS_SERVER_CA_CERT_PATH (and TEMPORAL_TLS_SERVER_NAME)"
         )
+    if "keymismatch" in lowered or "inconsistentkeys" in lowered:
+        return (
+            f"cannot connect to {where}: the client key does not belong to the client "
+            "certificate; check TEMPORAL_TLS_CLIENT_KEY_PATH and TEMPORAL_TLS_CLIENT_CERT_PATH"
+        )
+    no_client_cert = tls is not None and not tls.client_cert
     if (
         "certificaterequired" in lowered
         or "certificate required" in lowered
-        or ("no required ssl certificate" in lowered)
+        or (no_client_cert and "400 bad request" in lowered)
     ):
         return (
-            f"cannot connect to {where}: it requires a client certificate; set "
+            f"cannot connect to {where}: it requires a client certificate (mTLS); set "
             "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH"
         )
-    if "unauthenticated" in lowered or "permissiondenied" in lowered or "401" in text:
+    if "unauthenticated" in lowered or "permissiondenied" in lowered:
         return f"cannot connect to {where}: it refused the credentials; check TEMPORAL_API_KEY"
+    if tls is None and "h2 protocol error" in lowered:
+        return (
+            f"cannot connect to {where}: it does not speak plaintext gRPC; "
+            "set TEMPORAL_TLS=true (and TEMPORAL_TLS_SERVER_CA_CERT_PATH for a private CA)"
+        )
     first = text.splitlines()[0] if text else type(error).__name__
     return (
         f"cannot reach {where}: {first}; start one with `agent-runner up` or point "
