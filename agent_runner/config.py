@@ -17,6 +17,7 @@ from typing import Final, Literal, cast
 
 from agent_runner.errors import ConfigError
 from agent_runner.secrets import MASK, Secret
+from agent_runner.temporal_connection import TemporalConnection, load_temporal_connection
 
 Mode = Literal["local", "cloud"]
 SandboxType = Literal["filesystem", "daytona"]
@@ -55,6 +56,8 @@ SECRET_VARIABLES: Final = frozenset(
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
         "CHECKPOINT_DATABASE_URL",
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_TLS_CLIENT_KEY_DATA",
     }
 )
 
@@ -70,6 +73,8 @@ class TemporalConfig:
     """Activities run at once by one worker."""
     graceful_shutdown_s: int = 30
     """After SIGTERM, how long running executions may finish before they are cancelled."""
+    connection: TemporalConnection | None = None
+    """TLS, API key and profile (Temporal's client configuration); None: plaintext."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,10 @@ class LLMConfig:
     ollama_base_url: str | None
     max_tokens: int | None
     temperature: float | None
+    max_retries: int = 6
+    """Retries of a busy provider (429, 529, 5xx, resets) inside one execution."""
+    retry_delay_s: float = 2.0
+    """First wait between retries, doubled each time (a `retry-after` answer wins)."""
 
     @property
     def spec(self) -> str:
@@ -185,6 +194,7 @@ class Config:
             "mode": self.mode,
             "env": self.env,
             "temporal": f"{self.temporal.address} (namespace {self.temporal.namespace})",
+            **_describe_connection(self.temporal.connection),
             "task queue": self.temporal.task_queue,
             "max concurrency": str(self.temporal.max_concurrency),
             "backend": f"{self.backend.endpoint} ({'tls' if self.backend.tls else 'plaintext'})",
@@ -195,6 +205,15 @@ class Config:
             ),
             "model": self.llm.spec if self.llm.model else f"{self.llm.provider} (demo script)",
         }
+
+
+def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:
+    if connection is None:
+        return {}
+    shown = {"temporal tls": connection.describe_tls(), "temporal auth": connection.describe_auth()}
+    if connection.profile:
+        shown["temporal profile"] = connection.profile
+    return shown
 
 
 class _Reader:
@@ -291,17 +310,19 @@ def _port_of(address: str) -> int | None:
 def _load(read: _Reader) -> Config:
     mode: Mode = "local" if read.choice("MODE", MODES, "cloud") == "local" else "cloud"
     local = mode == "local"
+    connection = load_temporal_connection(read.environ, read.problems)
     config = Config(
         mode=mode,
         env=read.choice("ENV", DEPLOYMENT_ENVS, "development" if local else "production"),
         temporal=TemporalConfig(
-            address=read.address("TEMPORAL_SERVICE_ADDRESS", "localhost:7233"),
-            namespace=read.text("TEMPORAL_NAMESPACE", "default"),
+            address=_checked_address(read, connection.address),
+            namespace=connection.namespace,
             task_queue=read.text(
                 "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE", "agent_execution_runner"
             ),
             max_concurrency=read.integer("TEMPORAL_MAX_CONCURRENCY", 10, 1, 1000) or 10,
             graceful_shutdown_s=read.integer("WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30, 0, 3600) or 0,
+            connection=connection,
         ),
         backend=_load_backend(read, local),
         sandbox=SandboxConfig(
@@ -360,6 +381,13 @@ def _labels(read: _Reader, name: str) -> dict[str, str]:
             continue
         labels[key.strip()] = value.strip()
     return labels
+
+
+def _checked_address(read: _Reader, address: str) -> str:
+    if _port_of(address) is None:
+        name = "TEMPORAL_ADDRESS" if read.raw("TEMPORAL_ADDRESS") else "TEMPORAL_SERVICE_ADDRESS"
+        read.problem(name, address, "host:port with a port from 1 to 65535")
+    return address
 
 
 def _load_backend(read: _Reader, local: bool) -> BackendConfig:
@@ -446,4 +474,6 @@ def _load_llm(read: _Reader, local: bool) -> LLMConfig:
         ollama_base_url=read.optional("OLLAMA_BASE_URL"),
         max_tokens=read.integer("STIGMER_LLM_MAX_TOKENS", None, 1, 1_000_000),
         temperature=read.decimal("STIGMER_LLM_TEMPERATURE", 0.0, 2.0),
+        max_retries=read.integer("STIGMER_LLM_MAX_RETRIES", 6, 0, 20) or 0,
+        retry_delay_s=read.decimal("STIGMER_LLM_RETRY_DELAY_SECONDS", 0.01, 60.0) or 2.0,
     )

@@ -22,10 +22,11 @@ import graphton
 from agent_runner import wire
 from agent_runner.activities.build_agent import build_agent, build_chat_model, subagent_specs
 from agent_runner.activities.deps import RunnerDeps
-from agent_runner.activities.errors import AGENT_FAILED, caller_error
-from agent_runner.activities.heartbeat import Heartbeater
+from agent_runner.activities.errors import caller_error, execution_details, with_details
+from agent_runner.activities.heartbeat import Heartbeater, progress_details
 from agent_runner.activities.inputs import decode_argument
 from agent_runner.activities.mcp_servers import open_mcp_tools
+from agent_runner.activities.provider_retry import describe_agent_failure, watch_provider_retries
 from agent_runner.activities.resolve import ResolvedExecution, resolve_execution, skills_for
 from agent_runner.activities.thread_lock import Holder, ThreadLease
 from agent_runner.backend import BackendUnavailable
@@ -112,13 +113,7 @@ class _ExecutionRun:
             await self.deps.status_stream.publish(self.execution_id, status)
 
     def _progress(self) -> dict[str, Any]:
-        status = self.builder.status
-        return {
-            "execution_id": self.execution_id,
-            "phase": ax.ExecutionPhase.Name(status.phase),
-            "messages": len(status.messages),
-            "tool_calls": len(status.tool_calls),
-        }
+        return progress_details(self.execution_id, self.builder.status)
 
     async def run(self) -> AgentExecutionStatus:
         current_execution.set(self.execution_id)
@@ -155,6 +150,9 @@ class _ExecutionRun:
             model = build_chat_model(
                 self.deps.config.llm, self.execution.spec.execution_config.model_name
             )
+            watch_provider_retries(
+                model, self.deps.config.llm, self.builder, self.reporter, self.execution_id
+            )
             servers = resolved.agent.spec.mcp_servers
             async with open_mcp_tools(servers, environment.values) as mcp_tools:
                 agent = build_agent(
@@ -178,15 +176,18 @@ class _ExecutionRun:
             raise
         except ApplicationError as err:
             await self._end_failed(err.message)
-            raise
+            raise with_details(err, self._details()) from err.__cause__
         except BackendUnavailable as err:
             # Retryable: the backend is down, so there is no status to push either.
             raise ApplicationError(self.redact(str(err)), type="BackendUnavailable") from None
         except Exception as err:
-            message = describe_agent_error(err, self.deps.config.llm.provider)
-            await self._end_failed(message)
+            failure = describe_agent_failure(err, self.deps.config.llm)
+            await self._end_failed(failure.message)
             raise ApplicationError(
-                self.redact(message), type=AGENT_FAILED, non_retryable=True
+                self.redact(failure.message),
+                self._details(),
+                type=failure.type,
+                non_retryable=True,
             ) from None
         self.builder.complete()
         await self.reporter.finish(self.final_push_deadline)
@@ -303,6 +304,11 @@ class _ExecutionRun:
 
     # -- endings -------------------------------------------------------------------
 
+    def _details(self) -> dict[str, Any]:
+        return execution_details(
+            self.execution_id, ax.ExecutionPhase.Name(self.builder.status.phase)
+        )
+
     async def _end_failed(self, message: str) -> None:
         log.warning("execution %s: failed: %s", self.execution_id, self.redact(message))
         self.builder.fail(message)
@@ -341,19 +347,3 @@ def _final_push_deadline() -> float:
         else DEFAULT_FINAL_PUSH_WINDOW_S
     )
     return time.monotonic() + max(window, 1.0)
-
-
-def describe_agent_error(error: BaseException, provider: str) -> str:
-    """What went wrong in the agent's run, in words a user can act on."""
-    name = type(error).__name__
-    if "Connection" in name or isinstance(error, ConnectionError):
-        return (
-            f"the model provider {provider!r} could not be reached ({name}: {error}); "
-            "check the provider's URL (STIGMER_LLM_BASE_URL, OLLAMA_BASE_URL) and the network"
-        )
-    if "Authentication" in name or "PermissionDenied" in name:
-        return (
-            f"the model provider {provider!r} refused the API key ({name}); "
-            "check STIGMER_LLM_API_KEY or the provider's own key variable"
-        )
-    return f"{name}: {error}"

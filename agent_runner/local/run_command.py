@@ -30,12 +30,12 @@ from agent_runner.local.stack import (
 )
 from agent_runner.local.store import Store
 from agent_runner.local.view import LineView, make_view, one_line, phase_name
-from agent_runner.local.workflow import (
+from agent_runner.worker import connect_temporal
+from agent_runner.workflow import (
     ORCHESTRATOR_TASK_QUEUE,
     InvokeAgentExecution,
     workflow_id,
 )
-from agent_runner.worker import connect_temporal
 
 ax = wire.agentexecution
 
