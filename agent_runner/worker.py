@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 
 from agent_runner.activities import RunnerDeps, runner_activities
 from agent_runner.backend import BackendClient
-from agent_runner.claimcheck import BlobStoreError, claim_check_codec
+from agent_runner.claimcheck import BlobStoreError, payload_codec
 from agent_runner.config import Config
 from agent_runner.converter import interop_data_converter
 from agent_runner.errors import AgentRunnerError
@@ -33,6 +33,7 @@ from agent_runner.local.workflow import (
     RecordExecutionFailure,
 )
 from agent_runner.observability import ObservabilityServer, RunnerMetrics, tracing_interceptors
+from agent_runner.private_files import private_file
 from agent_runner.redaction import SecretRegistry, install_log_filter
 from agent_runner.redis_status import StatusStream
 from agent_runner.sandboxes import SandboxManager
@@ -56,7 +57,7 @@ async def connect_temporal(config: Config) -> Client:
         return await Client.connect(
             config.temporal.address,
             namespace=config.temporal.namespace,
-            data_converter=interop_data_converter(claim_check_codec(config)),
+            data_converter=interop_data_converter(payload_codec(config)),
             interceptors=tracing_interceptors(config.otlp_endpoint),  # type: ignore[arg-type]
         )
     except BlobStoreError:
@@ -73,10 +74,8 @@ async def connect_temporal(config: Config) -> Client:
 async def open_checkpointer(config: Config) -> AsyncIterator[Checkpointer]:
     """Where conversations are kept, by thread id: SQLite in the data folder in local mode."""
     if config.mode == "local":
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(
-            str(config.data_dir / "checkpoints.sqlite3")
-        ) as saver:
+        database = private_file(config.data_dir / "checkpoints.sqlite3")
+        async with AsyncSqliteSaver.from_conn_string(str(database)) as saver:
             yield saver
     elif config.checkpoint_database_url is not None:
         try:
