@@ -183,12 +183,14 @@ async def test_skill_writer_uploads_skills_in_one_batch(
     writer = SkillWriter(sandbox=sandbox, mode="daytona")
     paths = await writer.write_skills([resolved])
     home = tmp_path / "home"
-    assert paths == {"repo-stats": f"{home}/skills/repo-stats/SKILL.md"}
-    script = home / "skills" / "repo-stats" / "scripts" / "stats.py"
+    assert paths == {"repo-stats": f"{home}/.agent-runner/skills/repo-stats/SKILL.md"}
+    script = home / ".agent-runner" / "skills" / "repo-stats" / "scripts" / "stats.py"
     assert script.stat().st_mode & stat.S_IXUSR
     uploads = [p for _, p in daytona_cloud.requests if p.endswith("/files/bulk-upload")]
     assert len(uploads) == 1
-    run = await sandbox.aexecute("python3 skills/repo-stats/scripts/stats.py skills")
+    run = await sandbox.aexecute(
+        "python3 .agent-runner/skills/repo-stats/scripts/stats.py .agent-runner/skills"
+    )
     assert run.exit_code == 0 and "| Python | 1 |" in run.stdout
 
 

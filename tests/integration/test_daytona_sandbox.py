@@ -49,7 +49,8 @@ async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
                 {
                     "name": "execute",
                     "args": {
-                        "command": "python3 skills/repo-stats/scripts/stats.py skills > stats.md"
+                        "command": "python3 .agent-runner/skills/repo-stats/scripts/stats.py "
+                        ".agent-runner/skills > stats.md"
                     },
                 }
             ]
@@ -65,7 +66,7 @@ async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
     assert daytona_cloud.sandboxes[sandbox_id].labels["stigmer.ai/session"] == session_id
     home = tmp_path / "sandbox-home"
     assert "| Python |" in (home / "stats.md").read_text()
-    assert (home / "skills" / "repo-stats" / "SKILL.md").exists()
+    assert (home / ".agent-runner" / "skills" / "repo-stats" / "SKILL.md").exists()
 
     second = await stack.new_execution("Again", [{"text": "Same sandbox."}], session_id=session_id)
     await (await stack.start(second)).result()
