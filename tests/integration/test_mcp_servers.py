@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from agent_runner import wire
+from agent_runner.activities.mcp_servers import open_mcp_tools
 from agent_runner.local.temporal_server import free_port, port_is_taken
 from tests.helpers import wait_until
 from tests.integration.conftest import Stack
@@ -126,3 +129,66 @@ async def test_a_placeholder_without_a_value_fails_naming_it(
     stored = (await stack.stored(execution.metadata.id)).status
     assert stored.phase == ax.EXECUTION_FAILED
     assert "${CALC_OWNER_NOT_SET} has no value" in stored.error
+
+
+WORKER_ONLY = "worker-only-secret-5e1f"
+RUN_TOKEN = "run-token-a9c4e7"
+
+
+def add_leaky_agent(stack: Stack) -> None:
+    agent = wire.agent.Agent()
+    agent.metadata.id = agent.metadata.slug = "leaky-user"
+    leaky = agent.spec.mcp_servers.add(name="leaky")
+    leaky.stdio.command = sys.executable
+    leaky.stdio.args.append(str(SERVERS / "leaky_stdio.py"))
+    leaky.stdio.env_placeholders["LEAKY_TOKEN"] = "${RUN_TOKEN}"
+    instance = wire.agentinstance.AgentInstance()
+    instance.metadata.id = "leaky-user-default"
+    instance.spec.agent_id = "leaky-user"
+    agent.status.default_instance_id = instance.metadata.id
+    stack.catalog.agents["leaky-user"] = agent
+    stack.catalog.instances["leaky-user-default"] = instance
+
+
+async def test_a_stdio_server_gets_its_placeholders_and_no_worker_secret(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("WORKER_ONLY_KEY", WORKER_ONLY)  # the worker's own environment
+    add_leaky_agent(stack)
+    turns = [
+        {"tool_calls": [{"name": "environment", "args": {}}]},
+        {
+            "expect": {"contains": '"LEAKY_TOKEN": "***"', "not_contains": WORKER_ONLY},
+            "tool_calls": [{"name": "shout", "args": {"text": "hello"}}],
+        },
+        {"text": "Done."},
+    ]
+    execution = await stack.new_execution(
+        "Leak",
+        turns,
+        session_id=await stack.new_session("leaky-user-default"),
+        runtime_env={"RUN_TOKEN": (RUN_TOKEN, True)},
+    )
+    result = await (await stack.start(execution)).result()
+    assert result.phase == ax.EXECUTION_COMPLETED
+    environment = result.tool_calls[0].result
+    assert WORKER_ONLY not in environment and "WORKER_ONLY_KEY" not in environment
+    assert '"PATH"' in environment  # the SDK's safe defaults are there
+    # The server's stderr went to the worker's log, through its filter.
+    assert "MCP server 'leaky': leaky starting with token ***" in caplog.text
+    assert "MCP server 'leaky': shouting hello with token ***" in caplog.text
+    assert RUN_TOKEN not in caplog.text
+
+
+async def test_host_mcp_servers_are_refused_unless_allowed() -> None:
+    server = wire.agent.McpServerDefinition(name="calc")
+    server.stdio.command = sys.executable
+    with pytest.raises(ApplicationError, match="MCP_ALLOW_HOST_SERVERS=true"):
+        async with open_mcp_tools([server], {}, host_servers_allowed=False):
+            pass
+    http = wire.agent.McpServerDefinition(name="notes")
+    http.http.url = "http://127.0.0.1:1/mcp"
+    with pytest.raises(ApplicationError, match="could not be started or reached"):
+        async with open_mcp_tools([http], {}, host_servers_allowed=False):
+            pass  # an http server is not refused: it is tried
