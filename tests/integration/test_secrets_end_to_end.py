@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from google.protobuf import json_format
 from temporalio.client import Client
 
@@ -34,6 +35,7 @@ from agent_runner.claimcheck import payload_codec
 from agent_runner.converter import interop_data_converter
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
 from agent_runner.local.workflow import InvokeAgentExecution, ReferenceOptions, workflow_id
+from agent_runner.status.reporter import DEFAULT_INTERVAL_S
 from tests.helpers import wait_until
 from tests.integration.conftest import TOKEN, Stack, running_stack
 
@@ -42,6 +44,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(400)]
 ax = wire.agentexecution
 SERVERS = Path(__file__).resolve().parent.parent / "mcp_servers"
 SECRET = "q7Zr4kWm9TxY2vBn5LpHs3Jd"
+STREAM_DELAY_S = 2 * DEFAULT_INTERVAL_S
 PAYLOAD_KEY = base64.b64encode(bytes(range(32))).decode()
 BIG_OUTPUT = (
     "python3 -c \"import os; t = os.environ['API_TOKEN']; "
@@ -199,6 +202,10 @@ async def test_a_secret_reaches_no_status_log_history_metric_or_store(
         session_id=await stack.new_session("leaky-lead-default"),
         runtime_env={"API_TOKEN": (SECRET, True)},
     )
+    # Streamed at a provider's pace, slower than status pushes: each chunk is pushed,
+    # so a secret's first half would show if it were ever let out alone.
+    script = Path(execution.spec.execution_config.model_name)
+    script.write_text(yaml.safe_dump({"chunk_delay_s": STREAM_DELAY_S, "turns": TURNS}))
     execution_id = execution.metadata.id
     updates: list[ax.AgentExecutionStatus] = []
 
