@@ -14,9 +14,10 @@ from temporalio.exceptions import ApplicationError
 
 from agent_runner import wire
 from agent_runner.activities.mcp_servers import open_mcp_tools
-from agent_runner.local.temporal_server import free_port, port_is_taken
+from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
+from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 from tests.helpers import wait_until
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -192,3 +193,37 @@ async def test_host_mcp_servers_are_refused_unless_allowed() -> None:
     with pytest.raises(ApplicationError, match="could not be started or reached"):
         async with open_mcp_tools([http], {}, host_servers_allowed=False):
             pass  # an http server is not refused: it is tried
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_with_daytona_sandboxes_a_stdio_server_runs_only_when_the_operator_allows_it(
+    temporal_server: TemporalDevServer,
+    tmp_path: Path,
+    daytona_cloud: FakeDaytona,
+    allowed: bool,
+) -> None:
+    extra = {
+        "SANDBOX_TYPE": "daytona",
+        "DAYTONA_API_KEY": DAYTONA_TEST_KEY,
+        "DAYTONA_API_URL": daytona_cloud.url,
+        "DAYTONA_WORK_DIR": str(tmp_path / "sandbox-home"),
+        "MCP_ALLOW_HOST_SERVERS": str(allowed).lower(),
+    }
+    async with running_stack(temporal_server, tmp_path, extra) as stack:
+        add_leaky_agent(stack)
+        execution = await stack.new_execution(
+            "Shout",
+            [{"tool_calls": [{"name": "shout", "args": {"text": "hi"}}]}, {"text": "Done."}],
+            session_id=await stack.new_session("leaky-user-default"),
+            runtime_env={"RUN_TOKEN": (RUN_TOKEN, True)},
+        )
+        handle = await stack.start(execution)
+        if allowed:
+            assert (await handle.result()).phase == ax.EXECUTION_COMPLETED
+            return
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        stored = (await stack.stored(execution.metadata.id)).status
+    assert stored.phase == ax.EXECUTION_FAILED
+    assert "MCP server 'leaky' is a stdio server" in stored.error
+    assert "MCP_ALLOW_HOST_SERVERS=true" in stored.error

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -256,6 +257,9 @@ async def test_a_secret_reaches_no_status_log_history_metric_or_store(
     check("Temporal history", history.to_json())
     check("metrics page", metrics)
     assert b'tool="other"' in metrics
+    checkpoints = tmp_path / "worker-data" / "checkpoints.sqlite3"
+    assert stat.S_IMODE(checkpoints.stat().st_mode) == 0o600
+    assert stat.S_IMODE(checkpoints.parent.stat().st_mode) == 0o700
     for path in files_under(tmp_path / "worker-data"):
         check(f"worker data {path.name}", path.read_bytes())  # checkpoints.sqlite3 and its WAL
     spools = list(files_under(stack.workspace / ".agent-runner" / "outputs"))
