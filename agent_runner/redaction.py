@@ -33,6 +33,9 @@ class Redactor:
         """The masked values, longest first."""
         # Longest first, so a secret that contains another is masked whole.
         self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
+        self._bytes_pattern = (
+            re.compile(b"|".join(re.escape(v.encode()) for v in values)) if values else None
+        )
 
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
@@ -42,6 +45,11 @@ class Redactor:
     @property
     def active(self) -> bool:
         return self._pattern is not None
+
+    def found_in(self, data: bytes) -> bool:
+        """Whether any secret's UTF-8 bytes occur in `data` (a serialized message, say:
+        protobuf keeps strings verbatim, so a secret in any field shows here)."""
+        return self._bytes_pattern is not None and self._bytes_pattern.search(data) is not None
 
     def unfinished_tail(self, text: str) -> int:
         """Length of the longest end of `text` that a secret starts with (and is longer

@@ -76,7 +76,11 @@ class _ExecutionRun:
         self.execution_id = execution.metadata.id
         self.thread_id = thread_id
         self.redact = Redactor()
-        self.builder = StatusBuilder(redact=self._redact, hold_back=self._hold_back)
+        self.builder = StatusBuilder(
+            redact=self._redact,
+            hold_back=lambda text: self.redact.unfinished_tail(text),
+            secret_in=lambda data: self.redact.found_in(data),
+        )
         self.reporter = StatusReporter(
             self._push, self.builder.snapshot, what=f"execution {self.execution_id}"
         )
@@ -85,9 +89,6 @@ class _ExecutionRun:
 
     def _redact(self, text: str) -> str:
         return self.redact(text)
-
-    def _hold_back(self, text: str) -> int:
-        return self.redact.unfinished_tail(text)
 
     async def _push(self, status: AgentExecutionStatus) -> None:
         metrics = self.deps.metrics

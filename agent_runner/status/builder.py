@@ -54,12 +54,16 @@ class StatusBuilder:
         redact: Callable[[str], str],
         clock: Callable[[], str] = utc_now,
         hold_back: Callable[[str], int] = lambda text: 0,
+        secret_in: Callable[[bytes], bool] = lambda data: True,
     ) -> None:
         """`hold_back(text)`: how many characters at the end of `text` could be the start
-        of a secret (`Redactor.unfinished_tail`); they wait for the next delta."""
+        of a secret (`Redactor.unfinished_tail`); they wait for the next delta.
+        `secret_in(serialized)`: whether a snapshot needs the redaction pass at all
+        (`Redactor.found_in`; by default it always gets it)."""
         self.status = ax.AgentExecutionStatus()
         self._redact = redact
         self._hold_back = hold_back
+        self._secret_in = secret_in
         self._clock = clock
         self._open_ai_message: ax.AgentMessage | None = None
         self._held_text = ""
@@ -220,7 +224,8 @@ class StatusBuilder:
         """A copy of the status that fits the payload budget."""
         copy = ax.AgentExecutionStatus()
         copy.CopyFrom(self.status)
-        redact_message(copy, self._redact)
+        if self._secret_in(copy.SerializeToString()):  # cheap, and rarely true
+            redact_message(copy, self._redact)
         fit_to_budget(copy)
         return copy
 

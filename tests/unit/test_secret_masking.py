@@ -29,6 +29,7 @@ def builder(*secrets: str) -> StatusBuilder:
         redact=redact,
         clock=lambda: f"2026-11-21T10:00:{next(ticks):02d}.000Z",
         hold_back=redact.unfinished_tail,
+        secret_in=redact.found_in,
     )
 
 
