@@ -7,8 +7,8 @@ filter masks them in every log line of every library, and each execution's
 
 Masking works on whole values: `redact_message` passes every string of a
 protobuf message (map keys and `Struct` keys included) through a redactor, and
-`StreamMasker` masks text that arrives in pieces without ever letting out the
-beginning of a secret whose end has not arrived yet.
+`Redactor.unfinished_tail` says how much of a streamed text to hold back so that
+the beginning of a secret whose end has not arrived yet is never let out.
 """
 
 from __future__ import annotations
@@ -62,29 +62,6 @@ class Redactor:
             if any(len(s) > size and s.startswith(tail) for s in self.secrets):
                 return size
         return 0
-
-
-class StreamMasker:
-    """Masks text that arrives in pieces (a model's streamed answer).
-
-    `feed` returns the masked text that is safe to show now; whatever could be
-    the beginning of a secret is held back (at most the longest secret's length)
-    until the next piece completes or disproves it. `flush` gives the rest.
-    """
-
-    def __init__(self, redact: Redactor) -> None:
-        self._redact = redact
-        self._pending = ""
-
-    def feed(self, piece: str) -> str:
-        masked = self._redact(self._pending + piece)
-        hold = self._redact.unfinished_tail(masked)
-        self._pending = masked[len(masked) - hold :] if hold else ""
-        return masked[: len(masked) - hold]
-
-    def flush(self) -> str:
-        rest, self._pending = self._pending, ""
-        return self._redact(rest)
 
 
 def redact_json(value: Any, redact: Callable[[str], str]) -> Any:

@@ -15,7 +15,7 @@ import graphton
 from agent_runner import wire
 from agent_runner.masking import SecretMasking
 from agent_runner.observability import RunnerMetrics, tool_label
-from agent_runner.redaction import Redactor, StreamMasker, redact_message
+from agent_runner.redaction import Redactor, redact_message
 from agent_runner.status.builder import StatusBuilder
 
 ax = wire.agentexecution
@@ -59,10 +59,14 @@ def test_a_secret_split_across_streamed_chunks_never_shows_even_in_part(chunk: i
 
 
 def test_text_that_only_starts_like_a_secret_is_released_when_it_diverges() -> None:
-    masker = StreamMasker(Redactor([SECRET]))
-    assert masker.feed("cost: sk-li") == "cost: "
-    assert masker.feed("ne 3") == "sk-line 3"
-    assert masker.flush() == ""
+    status = builder(SECRET)
+    status.start("go")
+    status.apply(graphton.AITextDelta(text="cost: sk-li"))
+    assert status.snapshot().messages[-1].content == "cost: "
+    status.apply(graphton.AITextDelta(text="ne 3"))
+    assert status.snapshot().messages[-1].content == "cost: sk-line 3"
+    assert Redactor([SECRET]).unfinished_tail("abc sk-live-7f") == len("sk-live-7f")
+    assert Redactor([SECRET]).unfinished_tail("abc sk-live-7f3a9c2e51") == 0
 
 
 def test_every_string_of_the_status_is_masked_names_and_keys_included() -> None:
