@@ -227,13 +227,13 @@ class _StderrToLog:
                 lines = (buffer + chunk).split(b"\n")
                 buffer = lines.pop()
                 for line in lines:
-                    self._log(b"" if overlong else line, overlong)
+                    self._log(line, overlong or len(line) > STDERR_LINE_LIMIT)
                     overlong = False
                 if len(buffer) > STDERR_LINE_LIMIT:
                     # Dropped whole: a line cut in two could show half a secret unmasked.
                     buffer, overlong = b"", True
             if buffer or overlong:
-                self._log(buffer, overlong)
+                self._log(buffer, overlong or len(buffer) > STDERR_LINE_LIMIT)
         finally:
             transport.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from agent_runner import wire
-from agent_runner.activities.mcp_servers import open_mcp_tools
+from agent_runner.activities.mcp_servers import _StderrToLog, open_mcp_tools
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
 from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 from tests.helpers import wait_until
@@ -227,3 +228,22 @@ async def test_with_daytona_sandboxes_a_stdio_server_runs_only_when_the_operator
     assert stored.phase == ax.EXECUTION_FAILED
     assert "MCP server 'leaky' is a stdio server" in stored.error
     assert "MCP_ALLOW_HOST_SERVERS=true" in stored.error
+
+
+async def test_a_servers_stderr_is_logged_by_line_and_an_overlong_line_is_dropped_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    script = (
+        "import sys; sys.stderr.write('first line\\n' + 'a' * 10000 + 'TAIL-OF-A-LONG-LINE\\n'"
+        " + 'last line without newline')"
+    )
+    async with _StderrToLog("noisy") as errlog:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stderr=errlog)
+        await process.wait()
+    lines = [r.getMessage() for r in caplog.records if "MCP server 'noisy'" in r.getMessage()]
+    assert lines == [
+        "MCP server 'noisy': first line",
+        "MCP server 'noisy': [a stderr line longer than 8192 bytes, not logged]",
+        "MCP server 'noisy': last line without newline",
+    ]
