@@ -9,6 +9,8 @@ can show them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +60,7 @@ SECRET_VARIABLES: Final = frozenset(
         "CHECKPOINT_DATABASE_URL",
         "TEMPORAL_API_KEY",
         "TEMPORAL_TLS_CLIENT_KEY_DATA",
+        "TEMPORAL_PAYLOAD_KEY",
     }
 )
 
@@ -95,6 +98,9 @@ class SandboxConfig:
     """Most bytes of one output stream of one command kept on disk (`SANDBOX_SPOOL_STREAM_MIB`)."""
     spool_execution_bytes: int = 256 * 1024 * 1024
     """Most bytes of output kept on disk for one execution (`SANDBOX_SPOOL_EXECUTION_MIB`)."""
+    host_mcp_servers: bool = False
+    """`MCP_ALLOW_HOST_SERVERS`: run stdio and docker MCP servers on the worker's host even
+    with Daytona sandboxes (with filesystem sandboxes everything runs on the host anyway)."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,9 @@ class Config:
     """PostgreSQL for conversation checkpoints in cloud mode (`CHECKPOINT_DATABASE_URL`)."""
     data_dir: Path
     """Where local state lives (daemon database, checkpoints)."""
+    payload_key: Secret | None = None
+    """AES key (base64) that encrypts every Temporal payload (`TEMPORAL_PAYLOAD_KEY`, or
+    the file `TEMPORAL_PAYLOAD_KEY_FILE`); None sends payloads as they are."""
 
     @classmethod
     def load_from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -334,6 +343,7 @@ def _load(read: _Reader) -> Config:
             spool_stream_bytes=MIB * (read.integer("SANDBOX_SPOOL_STREAM_MIB", 64, 0, MIB) or 0),
             spool_execution_bytes=MIB
             * (read.integer("SANDBOX_SPOOL_EXECUTION_MIB", 256, 0, MIB) or 0),
+            host_mcp_servers=read.boolean("MCP_ALLOW_HOST_SERVERS", False),
         ),
         daytona=DaytonaConfig(
             api_key=read.secret("DAYTONA_API_KEY"),
@@ -356,6 +366,7 @@ def _load(read: _Reader) -> Config:
         claim_check=_load_claim_check(read, local),
         checkpoint_database_url=read.secret("CHECKPOINT_DATABASE_URL"),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
+        payload_key=_load_payload_key(read),
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:
         read.problem("DAYTONA_API_KEY", None, "required when the sandbox is daytona (SANDBOX_TYPE)")
@@ -434,6 +445,39 @@ def _load_claim_check(read: _Reader, local: bool) -> ClaimCheckConfig:
         prefix=read.text("BLOB_STORAGE_PREFIX", "agent-runner/claim-check"),
         endpoint_url=read.optional("BLOB_STORAGE_ENDPOINT_URL"),
     )
+
+
+def _load_payload_key(read: _Reader) -> Secret | None:
+    """The payload encryption key, from the variable or its file; checked, never shown."""
+    key = read.secret("TEMPORAL_PAYLOAD_KEY")
+    key_file = read.optional("TEMPORAL_PAYLOAD_KEY_FILE")
+    if key is not None and key_file is not None:
+        read.problems.append(
+            "TEMPORAL_PAYLOAD_KEY and TEMPORAL_PAYLOAD_KEY_FILE are both set: keep one"
+        )
+        return None
+    if key_file is not None:
+        try:
+            key = Secret(Path(key_file).expanduser().read_text(encoding="utf-8").strip())
+        except OSError as err:
+            read.problems.append(
+                f"TEMPORAL_PAYLOAD_KEY_FILE={key_file!r} cannot be read: {err.strerror}"
+            )
+            return None
+    if key is None:
+        return None
+    try:
+        raw = base64.b64decode(key.reveal(), validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) not in (16, 24, 32):
+        source = "TEMPORAL_PAYLOAD_KEY_FILE's content" if key_file else "TEMPORAL_PAYLOAD_KEY"
+        read.problems.append(
+            f"{source} is not valid: expected a base64 AES key of 32 bytes (or 16, 24); "
+            "make one with: openssl rand -base64 32"
+        )
+        return None
+    return key
 
 
 def _load_redis(read: _Reader) -> RedisConfig | None:
