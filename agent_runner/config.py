@@ -48,6 +48,12 @@ DEFAULT_MODELS: Final[Mapping[str, str]] = {
     "scripted": "",
 }
 
+LIVE_MODEL_HINT: Final = (
+    "export ANTHROPIC_API_KEY=... (or OPENAI_API_KEY, or STIGMER_LLM_PROVIDER=ollama with "
+    "STIGMER_LLM_MODEL), or pass --model provider:name"
+)
+"""How to choose a live model, said wherever one is needed and none is set."""
+
 # Variables whose values are masked in every error message.
 SECRET_VARIABLES: Final = frozenset(
     {
@@ -181,6 +187,8 @@ class Config:
     """text | json (one JSON object per line, for log pipelines)."""
     metrics_port: int
     """Port of /metrics and /healthz; 0 serves neither."""
+    metrics_host: str
+    """Interface of /metrics and /healthz: loopback unless METRICS_HOST says otherwise."""
     otlp_endpoint: str | None
     """OpenTelemetry collector (OTLP over HTTP) for traces; None traces nothing."""
     claim_check: ClaimCheckConfig
@@ -212,8 +220,79 @@ class Config:
                 if self.sandbox.type == "filesystem"
                 else f"daytona ({self.daytona.api_url or 'default API URL'})"
             ),
-            "model": self.llm.spec if self.llm.model else f"{self.llm.provider} (demo script)",
+            "model": self.llm.spec
+            if self.llm.model
+            else f"{self.llm.provider} (offline: each example agent's own script)",
         }
+
+    def describe_groups(self) -> dict[str, dict[str, str]]:
+        """Every setting, grouped as `agent-runner config` shows them; never a secret."""
+        claim = self.claim_check
+        store = (
+            f"filesystem at {claim.path}"
+            if claim.storage_type == "filesystem"
+            else f"s3 bucket {claim.bucket or '(none)'} prefix {claim.prefix}"
+            + (f" at {claim.endpoint_url}" if claim.endpoint_url else "")
+        )
+        redis = self.redis
+        return {
+            "runner": {
+                key: value
+                for key, value in self.describe().items()
+                if key not in ("temporal", "task queue", "max concurrency")
+            }
+            | {"data": str(self.data_dir), "logs": f"{self.log_level}, {self.log_format}"},
+            "temporal": {
+                "address": self.temporal.address,
+                "namespace": self.temporal.namespace,
+                "task queue": self.temporal.task_queue,
+                "max concurrency": str(self.temporal.max_concurrency),
+            },
+            "shutdown": {"graceful": f"{self.temporal.graceful_shutdown_s}s (SIGTERM, Ctrl-C)"},
+            "metrics": {
+                "server": f"/metrics and /healthz on {self.metrics_host}:{self.metrics_port}"
+                if self.metrics_port
+                else "off (METRICS_PORT=0)"
+            },
+            "tracing": {"otlp": self.otlp_endpoint or "off (OTEL_EXPORTER_OTLP_ENDPOINT unset)"},
+            "checkpoints": {
+                "store": f"sqlite at {self.data_dir / 'checkpoints.sqlite3'}"
+                if self.mode == "local"
+                else "postgresql (CHECKPOINT_DATABASE_URL, not shown)"
+                if self.checkpoint_database_url is not None
+                else "this worker's memory only"
+            },
+            "redis": {
+                "status stream": "off in local mode"
+                if self.mode == "local"
+                else f"{redis.host}:{redis.port}"
+                if redis is not None
+                else "off (REDIS_HOST unset)"
+            },
+            "claim check": {
+                "enabled": "yes" if claim.enabled else "no",
+                "threshold": f"{claim.threshold_bytes} bytes",
+                "store": store,
+            },
+        }
+
+    def warnings(self) -> list[str]:
+        """What the worker would warn about at start-up with this configuration."""
+        found = []
+        if self.mode == "cloud" and self.checkpoint_database_url is None:
+            found.append(
+                "conversation memory is kept in one worker's memory only: set "
+                "CHECKPOINT_DATABASE_URL so that conversations survive the worker"
+            )
+        if self.mode == "cloud" and self.redis is None:
+            found.append("no real-time status stream: REDIS_HOST is not set")
+        if self.llm.provider == "scripted" and self.mode == "cloud":
+            found.append("the model is scripted (offline): set STIGMER_LLM_PROVIDER for real work")
+        if self.metrics_port and self.metrics_host not in ("127.0.0.1", "localhost", "::1"):
+            found.append(
+                f"/metrics is served on {self.metrics_host}: reachable from other machines"
+            )
+        return found
 
 
 def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:
@@ -362,6 +441,7 @@ def _load(read: _Reader) -> Config:
         log_level=read.choice("LOG_LEVEL", tuple(x.lower() for x in LOG_LEVELS), "info").upper(),
         log_format=read.choice("LOG_FORMAT", ("text", "json"), "text"),
         metrics_port=read.integer("METRICS_PORT", 0 if local else 9464, 0, 65535) or 0,
+        metrics_host=read.text("METRICS_HOST", "127.0.0.1"),
         otlp_endpoint=read.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
         claim_check=_load_claim_check(read, local),
         checkpoint_database_url=read.secret("CHECKPOINT_DATABASE_URL"),

@@ -155,7 +155,7 @@ async def _observability(
         if not await client.service_client.check_health():
             raise TemporalUnavailable("Temporal reports it is not serving")
 
-    server = ObservabilityServer(metrics, check_temporal, config.metrics_port)
+    server = ObservabilityServer(metrics, check_temporal, config.metrics_port, config.metrics_host)
     await server.start()
     try:
         yield

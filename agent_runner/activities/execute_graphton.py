@@ -154,7 +154,9 @@ class _ExecutionRun:
             )
             sections = await self._write_skills(resolved, self.sandbox)
             model = build_chat_model(
-                self.deps.config.llm, self.execution.spec.execution_config.model_name
+                self.deps.config.llm,
+                self.execution.spec.execution_config.model_name,
+                resolved.agent,
             )
             watch_provider_retries(
                 model, self.deps.config.llm, self.builder, self.reporter, self.execution_id

@@ -305,8 +305,12 @@ class LocalDaemon:
                 *SERVER_KEEPALIVE_OPTIONS,
             ],
         )
-        self._runs = _Runs(catalog, self.store)
-        self._register(_Resources(catalog), self._runs)
+        self._resources, self._runs = _Resources(catalog), _Runs(catalog, self.store)
+        self._register(self._resources, self._runs)
+
+    def replace_catalog(self, catalog: Catalog) -> None:
+        """Serve `catalog` from now on (hot reload); calls in flight keep the one they had."""
+        self.catalog = self._resources.catalog = self._runs.catalog = catalog
 
     @contextlib.contextmanager
     def watch(self, execution_id: str) -> Iterator[asyncio.Queue[AgentExecution]]:
