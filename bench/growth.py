@@ -9,7 +9,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+
+from temporalio.client import WorkflowFailureError
 
 from bench.cluster import Cluster, WorkerProcess, running_cluster, script_file, step_turns
 from bench.common import HERE, Comparison, now, rounds
@@ -19,29 +22,41 @@ LEVELS = (1, 10, 50)
 REPO = HERE.parent
 
 
-async def _batch(
-    cluster: Cluster, queue: str, script: Path, concurrency: int, total: int
-) -> tuple[float, list[float]]:
-    """`total` executions, at most `concurrency` at once: executions per minute and each one's
-    latency (workflow start to completion, s)."""
+@dataclass
+class Batch:
+    per_minute: float
+    """Completed executions per minute."""
+    latencies: list[float]
+    """Each completed execution's, workflow start to completion (s)."""
+    failures: list[str]
+    """Why each failed execution failed."""
+
+
+async def _batch(cluster: Cluster, queue: str, script: Path, concurrency: int, total: int) -> Batch:
+    """`total` executions, at most `concurrency` at once."""
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
+    failures: list[str] = []
 
     async def one() -> None:
         async with gate:
             execution = await cluster.new_execution(script)
             start = now()
-            await cluster.run_ours(execution, queue)
+            try:
+                await cluster.run_ours(execution, queue)
+            except WorkflowFailureError as err:
+                failures.append(str(err.cause.message if err.cause else err))
+                return
             latencies.append(now() - start)
 
     start = now()
     await asyncio.gather(*(one() for _ in range(total)))
-    return total / (now() - start) * 60, latencies
+    return Batch(len(latencies) / (now() - start) * 60, latencies, failures)
 
 
 async def scaling() -> list[Comparison]:
     count = rounds(3, 1)
-    totals = {1: rounds(8, 3), 10: rounds(30, 10), 50: rounds(100, 50)}
+    totals = {1: rounds(5, 3), 10: rounds(20, 10), 50: rounds(50, 50)}
     cpus = os.cpu_count() or 1
     async with running_cluster() as cluster:
         cluster.start_worker("solo")
@@ -73,11 +88,16 @@ async def scaling() -> list[Comparison]:
             for c in LEVELS
         }
         solo_latencies: dict[int, list[list[float]]] = {c: [] for c in LEVELS}
+        failures: dict[tuple[str, int], list[str]] = {
+            (queue, c): [] for queue in ("solo", "pair") for c in LEVELS
+        }
         for n in range(count):
             for c in LEVELS:
                 sides = ["solo", "pair"] if n % 2 == 0 else ["pair", "solo"]
                 for queue in sides:
-                    per_minute, latencies = await _batch(cluster, queue, script, c, totals[c])
+                    batch = await _batch(cluster, queue, script, c, totals[c])
+                    per_minute, latencies = batch.per_minute, batch.latencies
+                    failures[(queue, c)] += batch.failures
                     if queue == "pair":
                         throughput[c].ours.append(per_minute)
                         latency[c].theirs.append(percentile(latencies, 0.95))
@@ -87,7 +107,14 @@ async def scaling() -> list[Comparison]:
                         solo_latencies[c].append(latencies)
         for c in LEVELS:
             latency[c].figure = pooled_percentile(solo_latencies[c], 0.95)
-    throughput[max(LEVELS)].note = (
+            failed = {q: failures[(q, c)] for q in ("solo", "pair") if failures[(q, c)]}
+            if failed:
+                throughput[c].note = "failed executions (not counted): " + "; ".join(
+                    f"{'one worker' if q == 'solo' else 'two workers'}: {len(why)} of "
+                    f"{totals[c] * count} ({sorted(set(why))[0]})"
+                    for q, why in failed.items()
+                )
+    throughput[max(LEVELS)].note += (" " if throughput[max(LEVELS)].note else "") + (
         f"this machine has {cpus} CPUs, shared with the Temporal dev server, the daemon and "
         "this process, and with other work (see the load above): two workers can only beat "
         "one where a core is idle, so the 1.6x target needs cores this run did not have. "
@@ -110,6 +137,7 @@ async def memory_per_execution() -> list[Comparison]:
         worker = cluster.start_worker("memory")
         sleepy = script_file(cluster.data, step_turns(1, "sleep 3"))
         await _batch(cluster, "memory", sleepy, 2, 2)  # warm-up: imports, first agent
+        failed: list[str] = []
         rounds_points: list[list[tuple[float, float]]] = []
         idle = worker.rss_mib()
         for n in range(count):
@@ -118,7 +146,7 @@ async def memory_per_execution() -> list[Comparison]:
                 stop, peaks = threading.Event(), []
                 sampler = threading.Thread(target=_peak_rss, args=(worker, stop, peaks))
                 sampler.start()
-                await _batch(cluster, "memory", sleepy, c, c)
+                failed += (await _batch(cluster, "memory", sleepy, c, c)).failures
                 stop.set()
                 await asyncio.to_thread(sampler.join)
                 points.append((float(c), peaks[0]))
@@ -138,6 +166,11 @@ async def memory_per_execution() -> list[Comparison]:
         )
         + ".",
     )
+    if failed:
+        per_execution.note += (
+            f" {len(failed)} executions failed ({sorted(set(failed))[0]}); their memory "
+            "counts until they failed."
+        )
     per_execution.ours = [
         (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0]) for points in rounds_points
     ]

@@ -214,15 +214,18 @@ async def peer_streaming(tokens: int = 2000) -> list[Comparison]:
             start = now()
             handle = await peer_client.start_workflow(
                 "PeerAgent",
-                args=[str(script), str(cluster.workspace)],
+                args=[str(script), str(cluster.workspace), True],
                 id=workflow,
                 task_queue="peer-stream",
                 result_type=int,
             )
             stream = WorkflowStreamClient.create(peer_client, workflow)
+            first = None
             async for _ in stream.subscribe(STREAM_TOPIC):
                 first = now() - start
                 break
+            if first is None:
+                raise RuntimeError("the peer's stream ended without an item")
             await handle.result()
             return first * 1000
 

@@ -81,11 +81,11 @@ def model_provider(name: str) -> ConversationScriptedModel:
 @workflow.defn(name="PeerAgent")
 class PeerAgent:
     @workflow.init
-    def __init__(self, script: str, root: str) -> None:
+    def __init__(self, script: str, root: str, stream: bool = False) -> None:
         self.stream = WorkflowStream()
 
     @workflow.run
-    async def run(self, script: str, root: str) -> int:
+    async def run(self, script: str, root: str, stream: bool = False) -> int:
         options: dict[str, Any] = {
             "start_to_close_timeout": timedelta(minutes=5),
             "heartbeat_timeout": HEARTBEAT_TIMEOUT,
@@ -102,7 +102,15 @@ class PeerAgent:
             backend=backend,
             activity_options=options,
         )
-        result = await agent.ainvoke({"messages": [{"role": "user", "content": "go"}]})
+        request = {"messages": [{"role": "user", "content": "go"}]}
+        if stream:
+            # The model streams (through the plugin's streaming activity, which publishes
+            # to the topic) only when the graph is consumed as a stream of messages.
+            chunks = 0
+            async for _ in agent.astream(request, stream_mode="messages"):
+                chunks += 1
+            return chunks
+        result = await agent.ainvoke(request)
         return len(result["messages"])
 
 
