@@ -31,14 +31,14 @@ from agent_runner.config import BackendConfig, Config
 from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, load_catalog
 from agent_runner.local.temporal_server import TemporalDevServer, free_port
-from agent_runner.local.workflow import (
+from agent_runner.secrets import Secret
+from agent_runner.worker import connect_temporal, orchestrator_worker
+from agent_runner.workflow import (
     ORCHESTRATOR_TASK_QUEUE,
     InvokeAgentExecution,
     ReferenceOptions,
     workflow_id,
 )
-from agent_runner.secrets import Secret
-from agent_runner.worker import connect_temporal, orchestrator_worker
 from bench.common import HERE
 
 ax = wire.agentexecution

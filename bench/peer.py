@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from agent_runner import wire
-from agent_runner.local.workflow import ReferenceOptions, workflow_id
+from agent_runner.workflow import ReferenceOptions, workflow_id
 from bench.cluster import Cluster, WorkerProcess, running_cluster, script_file, step_turns
 from bench.common import Comparison, now, quick, rounds
 from bench.stats import Interval, Target
