@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -26,6 +26,20 @@ class MetricsPortTaken(AgentRunnerError):
 
 
 HEALTH_CHECK_TIMEOUT_S = 3.0
+
+BUILTIN_TOOLS = frozenset(
+    {"write_todos", "ls", "read_file", "write_file", "edit_file", "delete", "glob", "grep"}
+    | {"execute", "task"}
+)
+"""The tools every deep agent has (deepagents' file, shell, todo and subagent tools)."""
+OTHER_TOOL = "other"
+
+
+def tool_label(name: str, known: Collection[str] = ()) -> str:
+    """The `tool` label of a call: its name when it is a real tool of the agent (a built-in,
+    or one of `known`), else `other`. A model can call any name it invents, a secret
+    included: labels take known values only, which also bounds their number."""
+    return name if name in BUILTIN_TOOLS or name in known else OTHER_TOOL
 
 
 class RunnerMetrics:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from deepagents.middleware.subagents import GENERAL_PURPOSE_SUBAGENT
+from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langgraph.pregel import Pregel
@@ -74,14 +76,25 @@ def subagent_specs(
     agent: wire.agent.Agent,
     skills_sections: dict[str, str],
     mcp_tools: Mapping[str, list[BaseTool]],
+    middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
 ) -> list[dict[str, Any]]:
     """deepagents subagent specs from `Agent.spec.sub_agents`: the `task` tool's choices.
 
     Each keeps its own instructions, the skills section of its own skill refs, and
     only the MCP tools of its own servers and selections (the file and shell tools
-    come with every agent).
+    come with every agent). `middleware` is added to every subagent, deepagents'
+    general-purpose one included (spelled out here: by default it would not get it).
     """
-    specs = []
+    specs: list[dict[str, Any]] = []
+    general = GENERAL_PURPOSE_SUBAGENT["name"]
+    if middleware and not any(sub.name == general for sub in agent.spec.sub_agents):
+        specs.append(
+            {
+                **GENERAL_PURPOSE_SUBAGENT,
+                "tools": [tool for tools in mcp_tools.values() for tool in tools],
+                "middleware": list(middleware),
+            }
+        )
     for sub_agent in agent.spec.sub_agents:
         prompt = "\n\n".join(
             part
@@ -94,6 +107,7 @@ def subagent_specs(
                 "description": sub_agent.description or f"The {sub_agent.name} subagent.",
                 "system_prompt": prompt or f"You are the {sub_agent.name} subagent.",
                 "tools": subagent_tools(sub_agent, mcp_tools),
+                "middleware": list(middleware),
             }
         )
     return specs
@@ -108,6 +122,7 @@ def build_agent(
     checkpointer: Checkpointer,
     subagents: list[dict[str, Any]] | None = None,
     tools: Sequence[BaseTool] = (),
+    middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
 ) -> Pregel[Any, Any, Any, Any]:
     return graphton.create_deep_agent(
         model=model,
@@ -117,4 +132,5 @@ def build_agent(
         checkpointer=checkpointer,
         subagents=subagents or None,
         name=agent.metadata.slug or None,
+        middleware=middleware,
     )

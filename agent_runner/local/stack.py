@@ -23,9 +23,10 @@ from agent_runner.errors import AgentRunnerError, ConfigError
 from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import Catalog
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
-from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
+from agent_runner.private_files import private_folder
 from agent_runner.secrets import Secret
 from agent_runner.worker import run_worker
+from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class LocalStack:
             log.info("using the Temporal server already at %s", self.config.temporal.address)
             return
         data = self.config.data_dir
-        (data / "logs").mkdir(parents=True, exist_ok=True)
+        private_folder(private_folder(data) / "logs")
         server = TemporalDevServer(
             port=port,
             ui_port=None if self.ephemeral else port + 1000,

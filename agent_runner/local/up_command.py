@@ -20,8 +20,8 @@ from agent_runner.config import Config
 from agent_runner.local.manifests import Catalog
 from agent_runner.local.reload import CatalogWatcher
 from agent_runner.local.stack import LocalStack, StackInfo
-from agent_runner.local.workflow import workflow_id
 from agent_runner.worker import connect_temporal
+from agent_runner.workflow import workflow_id
 
 ax = wire.agentexecution
 RUNNING_PHASES = (ax.EXECUTION_PENDING, ax.EXECUTION_IN_PROGRESS)

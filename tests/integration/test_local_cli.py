@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from agent_runner import wire
 from agent_runner.local.store import Store
 from agent_runner.local.temporal_server import TemporalDevServer, free_port
-from agent_runner.local.workflow import workflow_id
+from agent_runner.workflow import workflow_id
 from tests.conftest import REPO_ROOT
 from tests.helpers import process_gone, wait_until
 
