@@ -35,8 +35,8 @@ from agent_runner import wire
 from agent_runner.claimcheck import payload_codec
 from agent_runner.converter import interop_data_converter
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
-from agent_runner.local.workflow import InvokeAgentExecution, ReferenceOptions, workflow_id
 from agent_runner.status.reporter import DEFAULT_INTERVAL_S
+from agent_runner.workflow import InvokeAgentExecution, ReferenceOptions, workflow_id
 from tests.helpers import wait_until
 from tests.integration.conftest import TOKEN, Stack, running_stack
 
