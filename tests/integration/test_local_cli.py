@@ -480,7 +480,10 @@ def test_up_reloads_an_edited_manifest_and_skill_and_keeps_the_last_good_set(
             [
                 {
                     "tool_calls": [
-                        {"name": "read_file", "args": {"file_path": "/skills/counter/SKILL.md"}}
+                        {
+                            "name": "read_file",
+                            "args": {"file_path": "/.agent-runner/skills/counter/SKILL.md"},
+                        }
                     ]
                 },
                 {"expect": {"contains": "COUNTS-V2"}, "text": "The new skill text is served."},
