@@ -30,6 +30,8 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 LOCAL_API_KEY: Final = "dummy-local-key"
 LOCAL_BACKEND_ENDPOINT: Final = "localhost:50051"
+DEFAULT_WEB_PORT: Final = 8234
+"""Beside the Temporal web UI's 8233."""
 
 # The provider's own key variable, used when STIGMER_LLM_API_KEY is not set.
 PROVIDER_KEY_VARIABLES: Final[Mapping[str, str]] = {
@@ -161,6 +163,8 @@ class Config:
     """PostgreSQL for conversation checkpoints in cloud mode (`CHECKPOINT_DATABASE_URL`)."""
     data_dir: Path
     """Where local state lives (daemon database, checkpoints)."""
+    web_port: int = DEFAULT_WEB_PORT
+    """Port of the web view `agent-runner up` serves on 127.0.0.1; 0 serves none."""
 
     @classmethod
     def load_from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -315,6 +319,7 @@ def _load(read: _Reader) -> Config:
         claim_check=_load_claim_check(read, local),
         checkpoint_database_url=read.secret("CHECKPOINT_DATABASE_URL"),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
+        web_port=read.integer("AGENT_RUNNER_WEB_PORT", DEFAULT_WEB_PORT, 0, 65535) or 0,
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:
         read.problem("DAYTONA_API_KEY", None, "required when the sandbox is daytona (SANDBOX_TYPE)")

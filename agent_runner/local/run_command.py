@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 
 from agent_runner import wire
 from agent_runner.backend import BackendClient, ResourceNotFound
@@ -83,13 +83,7 @@ async def run_command(config: Config, request: RunRequest, console: Console) -> 
 async def _run_on(config: Config, request: RunRequest, console: Console) -> int:
     temporal = await connect_temporal(config)
     async with BackendClient(config.backend) as backend:
-        execution = await _create_execution(backend, request)
-        handle = await temporal.start_workflow(
-            InvokeAgentExecution.run,
-            args=[execution],
-            id=workflow_id(execution.metadata.id),
-            task_queue=ORCHESTRATOR_TASK_QUEUE,
-        )
+        execution, handle = await start_execution(temporal, backend, request)
         if not request.json_output:
             _announce_model(console, config, request)
         interrupted = asyncio.Event()
@@ -102,6 +96,27 @@ async def _run_on(config: Config, request: RunRequest, console: Console) -> int:
         if interrupted.is_set():
             return EXIT_INTERRUPTED
         return EXIT_COMPLETED if final.status.phase == ax.EXECUTION_COMPLETED else EXIT_FAILED
+
+
+async def start_execution(
+    temporal: Client, backend: BackendClient, request: RunRequest
+) -> tuple[ax.AgentExecution, WorkflowHandle[Any, Any]]:
+    """Create the execution in the daemon (in a new session unless `request.session`) and
+    start the reference workflow on it. The web view starts runs this way too."""
+    execution = await _create_execution(backend, request)
+    handle = await temporal.start_workflow(
+        InvokeAgentExecution.run,
+        args=[execution],
+        id=workflow_id(execution.metadata.id),
+        task_queue=ORCHESTRATOR_TASK_QUEUE,
+    )
+    return execution, handle
+
+
+async def cancel_execution(temporal: Client, execution_id: str) -> None:
+    """What Ctrl-C does: cancel the workflow. The runner then ends the execution CANCELLED
+    and kills its commands; follow the execution to see it."""
+    await temporal.get_workflow_handle(workflow_id(execution_id)).cancel()
 
 
 def _announce_model(console: Console, config: Config, request: RunRequest) -> None:
@@ -233,4 +248,12 @@ def _open_store(config: Config) -> Store | None:
     return Store(path) if path.exists() else None
 
 
-__all__ = ["RunRequest", "list_command", "logs_command", "run_command"]
+__all__ = [
+    "RunError",
+    "RunRequest",
+    "cancel_execution",
+    "list_command",
+    "logs_command",
+    "run_command",
+    "start_execution",
+]
