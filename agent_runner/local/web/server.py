@@ -23,7 +23,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from agent_runner import wire
-from agent_runner.backend import BackendClient, BackendError
+from agent_runner.backend import BackendClient
 from agent_runner.config import LOCAL_API_KEY, Config
 from agent_runner.errors import AgentRunnerError
 from agent_runner.local.daemon import LocalDaemon
@@ -91,7 +91,6 @@ class WebView:
     async def start(self) -> None:
         self._backend = BackendClient(self.config.backend)
         self._contexts = ContextCache(self._backend)
-        self._temporal = await connect_temporal(self.config)
         self._feed = ExecutionFeed(self.daemon.store, self.daemon.watch, self._default_model())
         app = web.Application(middlewares=[self._guard.middleware], client_max_size=1024 * 1024)
         app.on_response_prepare.append(add_security_headers)
@@ -117,6 +116,12 @@ class WebView:
             await self._runner.cleanup()
         if self._backend is not None:
             await self._backend.close()
+
+    async def _temporal_client(self) -> Client:
+        """Connected at the first action, so that watching needs nothing but the daemon."""
+        if self._temporal is None:
+            self._temporal = await connect_temporal(self.config)
+        return self._temporal
 
     def _default_model(self) -> str:
         llm = self.config.llm
@@ -269,14 +274,15 @@ class WebView:
             resources_dir=DEFAULT_RESOURCES_DIR,
             skills_dir=None,
         )
-        assert self._backend is not None and self._temporal is not None
+        assert self._backend is not None
         try:
-            execution, _ = await start_execution(self._temporal, self._backend, run)
+            temporal = await self._temporal_client()
+            execution, _ = await start_execution(temporal, self._backend, run)
         except RunError as err:
             return refusal(
                 400, str(err).replace("--session", "session").replace("--agent", "agent")
             )
-        except (BackendError, RPCError) as err:
+        except (AgentRunnerError, RPCError) as err:  # the daemon or Temporal failed
             log.warning("the web view could not start a run: %s", err)
             return refusal(502, f"the run could not be started: {err}")
         return web.json_response(
@@ -289,10 +295,9 @@ class WebView:
         execution = self._execution(request)
         if execution.status.phase in FINAL_PHASES:
             return refusal(409, f"execution {execution.metadata.id} has already ended")
-        assert self._temporal is not None
         try:
-            await cancel_execution(self._temporal, execution.metadata.id)
-        except RPCError as err:
+            await cancel_execution(await self._temporal_client(), execution.metadata.id)
+        except (AgentRunnerError, RPCError) as err:
             return refusal(409, f"execution {execution.metadata.id} cannot be cancelled: {err}")
         return web.json_response({"cancelling": execution.metadata.id})
 
