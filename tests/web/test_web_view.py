@@ -64,36 +64,6 @@ def stored(up: Up, execution_id: str) -> ax.AgentExecution:
     return execution
 
 
-def test_a_run_started_in_the_page_is_followed_live_to_completed(up: Up, page: Any) -> None:
-    execution_id = start_from_page(page, "Survey this workspace, please.")
-    # The list shows it at once, while it runs.
-    page.wait_for_selector(f"#executions tr[data-id='{execution_id}']")
-    wait_for_phase(page, "completed")
-    calls = page.locator("#x-messages > .message > .calls > details.call")
-    names = calls.locator(":scope > summary > .name").all_text_contents()
-    assert "execute" in names and "task" in names and "write_todos" in names
-    command = calls.filter(has=page.locator(":scope > summary > .name", has_text="execute"))
-    assert command.first.locator(":scope > summary > .exit").text_content() == "exit 0"
-    # The subagent sits under the `task` call that started it, with its own calls.
-    task = calls.filter(has=page.locator(":scope > summary > .name", has_text="task")).first
-    task.locator(":scope > summary").click()
-    subagent = task.locator(".subagent")
-    assert "general-purpose" in subagent.locator(".sub-head").text_content()
-    assert subagent.locator("details.call .name").all_text_contents() == ["execute"]
-    todos = page.locator("#x-todos li")
-    assert todos.count() >= 1 and all(
-        "completed" in c for c in todos.evaluate_all("items => items.map(i => i.className)")
-    )
-    assert page.locator("#x-timeline .step").count() >= len(names)
-    environment = page.locator("#x-environment").text_content()
-    assert "WORKSPACE_OWNER" in environment and "REPORT_TITLE" in environment
-    assert "repo-stats" in page.locator("#x-skills").text_content()
-    link = page.locator("#x-temporal")
-    assert link.is_visible() and "stigmer%2Fagent-execution%2Finvoke" in link.get_attribute("href")
-    save_screenshot(page, "execution")
-    assert stored(up, execution_id).status.phase == ax.EXECUTION_COMPLETED
-
-
 def test_a_tool_calls_whole_output_opens_page_by_page(up: Up, page: Any) -> None:
     lines = 300_000  # about 2 MB: past the sandbox's 1 MiB, so it keeps the whole output
     model = up.script(
@@ -220,6 +190,36 @@ def test_continue_a_session_and_filter_the_list(up: Up, page: Any) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('#executions tbody tr:not([hidden])').length === 2"
     )
+
+
+def test_a_run_started_in_the_page_is_followed_live_to_completed(up: Up, page: Any) -> None:
+    execution_id = start_from_page(page, "Survey this workspace, please.")
+    # The list shows it at once, while it runs.
+    page.wait_for_selector(f"#executions tr[data-id='{execution_id}']")
+    wait_for_phase(page, "completed")
+    calls = page.locator("#x-messages > .message > .calls > details.call")
+    names = calls.locator(":scope > summary > .name").all_text_contents()
+    assert "execute" in names and "task" in names and "write_todos" in names
+    command = calls.filter(has=page.locator(":scope > summary > .name", has_text="execute"))
+    assert command.first.locator(":scope > summary > .exit").text_content() == "exit 0"
+    # The subagent sits under the `task` call that started it, with its own calls.
+    task = calls.filter(has=page.locator(":scope > summary > .name", has_text="task")).first
+    task.locator(":scope > summary").click()
+    subagent = task.locator(".subagent")
+    assert "general-purpose" in subagent.locator(".sub-head").text_content()
+    assert subagent.locator("details.call .name").all_text_contents() == ["execute"]
+    todos = page.locator("#x-todos li")
+    assert todos.count() >= 1 and all(
+        "completed" in c for c in todos.evaluate_all("items => items.map(i => i.className)")
+    )
+    assert page.locator("#x-timeline .step").count() >= len(names)
+    environment = page.locator("#x-environment").text_content()
+    assert "WORKSPACE_OWNER" in environment and "REPORT_TITLE" in environment
+    assert "repo-stats" in page.locator("#x-skills").text_content()
+    link = page.locator("#x-temporal")
+    assert link.is_visible() and "stigmer%2Fagent-execution%2Finvoke" in link.get_attribute("href")
+    save_screenshot(page, "execution")
+    assert stored(up, execution_id).status.phase == ax.EXECUTION_COMPLETED
 
 
 def test_a_page_without_the_token_asks_for_it(up: Up, browser: Any) -> None:

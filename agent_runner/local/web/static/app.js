@@ -582,23 +582,26 @@
   }
 
   function renderTimeline(d) {
-    const start = parseTime(d.started) ?? parseTime(d.timeline.length ? d.timeline[0].start : null);
+    const first = d.timeline.length ? d.timeline[0].start : null;
+    const origin = parseTime(d.started) ?? parseTime(first) ?? Date.now();
     const end = parseTime(d.completed) ?? Date.now();
-    const span = Math.max(1, (end || 0) - (start || 0));
+    const span = Math.max(1, end - origin);
+    // Each bar is placed on the whole run's span, which grows while it runs: every row
+    // carries it, so that every bar moves when it changes.
+    const steps = d.timeline.map((step) => ({ ...step, origin, runEnd: end, span }));
     const container = $("x-timeline");
-    sync(container, d.timeline, (s) => `${s.kind}:${s.id || s.start}`, () => {
-      const row = el("div", "step", el("span", "label"), el("span", "track", el("span", "bar")), el("span", "took"));
-      return row;
-    }, (row, step) => {
+    sync(container, steps, (s) => `${s.kind}:${s.id || s.start}`, () => el(
+      "div", "step", el("span", "label"), el("span", "track", el("span", "bar")), el("span", "took"),
+    ), (row, step) => {
       row.className = `step kind-${step.kind} ${step.status || ""}`;
       const [label, track, took] = row.children;
       setText(label, step.label);
       label.title = step.label;
-      const from = (parseTime(step.start) ?? start) - start;
-      const to = (parseTime(step.end) ?? end) - start;
+      const from = (parseTime(step.start) ?? step.origin) - step.origin;
+      const to = (parseTime(step.end) ?? step.runEnd) - step.origin;
       const bar = track.firstChild;
-      bar.style.left = `${Math.max(0, (100 * from) / span)}%`;
-      bar.style.width = `${Math.max(0.5, (100 * (to - from)) / span)}%`;
+      bar.style.left = `${Math.min(99.5, Math.max(0, (100 * from) / step.span))}%`;
+      bar.style.width = `${Math.max(0.5, (100 * (to - from)) / step.span)}%`;
       setText(took, duration(step.start, step.end, false));
     });
     if (!d.timeline.length) container.replaceChildren(el("p", "muted", "no steps yet"));
