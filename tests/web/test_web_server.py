@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from agent_runner import wire
+from agent_runner.backend import BackendClient
 from agent_runner.local.web.guard import CONTENT_SECURITY_POLICY, Guard
 from agent_runner.local.web.outputs import OutputError, read_page
 from tests.web.conftest import TOKEN, ServedView
@@ -44,8 +46,6 @@ def signed(served: ServedView, **extra: str) -> dict[str, str]:
 async def csrf_token(served: ServedView) -> str:
     status, _, body = await call(served, "GET", "/api/session", headers=signed(served))
     assert status == 200, body
-    import json
-
     return str(json.loads(body)["csrf_token"])
 
 
@@ -158,13 +158,20 @@ async def test_the_page_has_no_inline_script_and_its_code_never_writes_html() ->
     assert "new Function" not in code
 
 
+async def new_execution(served: ServedView, **runtime_secrets: str) -> ax.AgentExecution:
+    """An execution created through the daemon's gRPC API, as `run` and the page create them."""
+    async with BackendClient(served.view.config.backend) as backend:
+        spec = ax.AgentExecutionSpec(agent_id="demo", message="<b>hi</b>")
+        for name, value in runtime_secrets.items():
+            spec.runtime_env[name].value = value
+            spec.runtime_env[name].is_secret = True
+        return await backend.create_execution(ax.AgentExecution(spec=spec))
+
+
 async def test_execution_data_and_outputs_follow_the_daemon(served_view: ServedView) -> None:
     """The list and one execution come from the daemon's store; an output the execution
     never mentioned cannot be read through it."""
-    execution = await served_view.daemon._runs.execution_create(  # the daemon's own create
-        ax.AgentExecution(spec=ax.AgentExecutionSpec(agent_id="demo", message="<b>hi</b>")),
-        None,
-    )
+    execution = await new_execution(served_view)
     status, _, body = await call(served_view, "GET", "/api/executions", headers=signed(served_view))
     assert status == 200 and execution.metadata.id in body and "<b>hi</b>" in body
     path = f"/api/executions/{execution.metadata.id}/outputs/abcdef123456.stdout"
@@ -231,3 +238,59 @@ def test_a_planted_link_or_a_strange_name_is_not_read(tmp_path: Path) -> None:
             read_page(root, name, 0)
     with pytest.raises(OutputError, match="no longer"):
         read_page(root, "gone.stdout", 0)
+
+
+async def test_secrets_of_the_execution_are_masked_in_its_environment_and_whole_output(
+    served_view: ServedView,
+) -> None:
+    secret = "tok-4711-very-secret"
+    execution = await new_execution(served_view, API_TOKEN=secret)
+    kept(served_view.workspace, "0123456789ab.stdout", f"start {secret} end\n".encode() * 50_000)
+    note = "the whole output is in /.agent-runner/outputs/0123456789ab.stdout]"
+    status = ax.AgentExecutionStatus(phase=ax.EXECUTION_IN_PROGRESS)
+    status.tool_calls.add(id="c1", name="execute", result=f"[output too long: {note}\nstart")
+    async with BackendClient(served_view.view.config.backend) as backend:
+        await backend.update_execution_status(execution.metadata.id, status)
+    headers = signed(served_view)
+    base = f"/api/executions/{execution.metadata.id}"
+    status_code, _, body = await call(served_view, "GET", base, headers=headers)
+    assert status_code == 200, body
+    detail = json.loads(body)
+    assert {"name": "API_TOKEN", "value": "***", "secret": True, "source": "this run"} in detail[
+        "environment"
+    ]
+    assert detail["tool_calls"][0]["kept"] == ["0123456789ab.stdout"]
+    offset, pages = 0, []
+    while True:
+        status_code, _, body = await call(
+            served_view,
+            "GET",
+            f"{base}/outputs/0123456789ab.stdout?offset={offset}",
+            headers=headers,
+        )
+        assert status_code == 200, body
+        page = json.loads(body)
+        pages.append(page["text"])
+        if page["next_offset"] >= page["size"]:
+            break
+        offset = page["next_offset"]
+    assert len(pages) > 1 and secret not in body
+    assert "".join(pages) == "start *** end\n" * 50_000
+
+
+async def test_the_sign_in_url_carries_only_the_well_known_local_token(
+    served_view: ServedView,
+) -> None:
+    assert served_view.view.sign_in_url == f"{served_view.base}/"  # TOKEN is not the default
+    assert TOKEN not in served_view.view.sign_in_url
+
+
+def test_the_web_port_setting_is_validated() -> None:
+    from agent_runner.config import Config
+    from agent_runner.errors import ConfigError
+
+    local = {"MODE": "local"}
+    assert Config.load_from_env(local).web_port == 8234
+    assert Config.load_from_env({**local, "AGENT_RUNNER_WEB_PORT": "0"}).web_port == 0
+    with pytest.raises(ConfigError, match="AGENT_RUNNER_WEB_PORT"):
+        Config.load_from_env({**local, "AGENT_RUNNER_WEB_PORT": "http"})

@@ -12,6 +12,7 @@ import pytest
 
 from agent_runner import wire
 from agent_runner.local.store import Store
+from agent_runner.local.temporal_server import free_port, port_is_taken
 from tests.helpers import process_gone, wait_until
 from tests.web.conftest import Up, save_screenshot, start_up, stop_up, up_env, web_url
 
@@ -240,21 +241,25 @@ def test_a_page_without_the_token_asks_for_it(up: Up, browser: Any) -> None:
 # -- the flag and the port -----------------------------------------------------------
 
 
-def test_no_web_serves_no_view_and_a_taken_port_is_reported(tmp_path: Path) -> None:
+def test_a_taken_web_port_is_reported_and_no_web_serves_none(tmp_path: Path) -> None:
     env = up_env(tmp_path)
-    port = int(env["AGENT_RUNNER_WEB_PORT"])
+    port = free_port()
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        process, banner = start_up(tmp_path, env)
+        process, banner = start_up(tmp_path, env, "--web-port", str(port))
         try:
             assert f"web view   off: the web view cannot listen on 127.0.0.1:{port}" in banner
             assert "AGENT_RUNNER_WEB_PORT" in banner
+            daemon_port = int(env["STIGMER_BACKEND_ENDPOINT"].rsplit(":", 1)[1])
+            assert port_is_taken(daemon_port) and process.poll() is None  # the rest is up
         finally:
             stop_up(process)
-    process, banner = start_up(tmp_path, up_env(tmp_path), "--no-web")
+    env = up_env(tmp_path)
+    process, banner = start_up(tmp_path, env, "--no-web")
     try:
         assert "web view" not in banner
+        assert not port_is_taken(int(env["AGENT_RUNNER_WEB_PORT"]))
     finally:
         stop_up(process)
     with pytest.raises(AssertionError):
