@@ -92,11 +92,11 @@ class Up:
     url: str
     """The web view's URL from the banner (with the sign-in fragment)."""
 
-    def script(self, name: str, turns: list[dict[str, object]]) -> str:
+    def script(self, name: str, turns: list[dict[str, object]], chunk_delay_s: float = 0) -> str:
         import yaml
 
         path = self.home / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({"turns": turns}))
+        path.write_text(yaml.safe_dump({"turns": turns, "chunk_delay_s": chunk_delay_s}))
         return f"scripted:{path}"
 
 

@@ -193,6 +193,24 @@ def test_continue_a_session_and_filter_the_list(up: Up, page: Any) -> None:
     )
 
 
+def test_the_ai_text_streams_into_the_page_as_it_arrives(up: Up, page: Any) -> None:
+    words = " ".join(f"word{n}" for n in range(150))  # about 130 chunks, 0.1 s apart
+    model = up.script("streamer", [{"text": words}], chunk_delay_s=0.1)
+    start_from_page(page, "Talk slowly.", model=model)
+    # Seen part-way: the run still going, some of the text there, not all of it yet.
+    page.wait_for_function(
+        """() => {
+            const texts = [...document.querySelectorAll('#x-messages .message.ai .text')];
+            const text = texts.length ? texts[texts.length - 1].textContent : '';
+            return document.querySelector('#x-phase').textContent === 'running'
+                && text.startsWith('word0 ') && !text.endsWith('word149');
+        }""",
+        timeout=LIVE_S,
+    )
+    wait_for_phase(page, "completed")
+    assert page.locator("#x-messages .message.ai .text").last.text_content() == words
+
+
 def test_a_run_started_in_the_page_is_followed_live_to_completed(up: Up, page: Any) -> None:
     execution_id = start_from_page(page, "Survey this workspace, please.")
     # The list shows it at once, while it runs.
