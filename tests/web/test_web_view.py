@@ -93,6 +93,15 @@ def test_a_tool_calls_whole_output_opens_page_by_page(up: Up, page: Any) -> None
         f"() => document.querySelector('#output-text').textContent.trimEnd().endsWith('\\n{lines}')"
     )
     assert page.locator("#output-next").is_disabled()
+    page.fill("#output-seek", str(size // 2))  # the slider jumps anywhere
+    page.wait_for_function(
+        """(size) => {
+            const first = document.querySelector('#output-position').textContent
+                .replace(/,/g, '').match(/bytes (\\d+)/);
+            return first && Number(first[1]) > size / 3 && Number(first[1]) < 2 * size / 3;
+        }""",
+        arg=size,
+    )
     save_screenshot(page, "whole-output")
     page.click("#output-close")
 

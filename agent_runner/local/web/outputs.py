@@ -19,7 +19,8 @@ from pathlib import Path
 from agent_runner.errors import AgentRunnerError
 
 OUTPUT_FOLDER = Path(".agent-runner") / "outputs"
-PAGE_BYTES = 256 * 1024
+PAGE_BYTES = 64 * 1024
+"""A page the browser lays out at once (about 10,000 short lines)."""
 OUTPUT_NAME = re.compile(r"^[0-9A-Za-z_-]{1,64}\.(?:stdout|stderr)$")
 
 

@@ -7,7 +7,7 @@
 "use strict";
 
 (() => {
-  const PAGE_BYTES = 256 * 1024;
+  const PAGE_BYTES = 64 * 1024; // as the server's outputs.PAGE_BYTES
   const TOKEN_KEY = "agent-runner-token";
   const FINAL = new Set(["completed", "failed", "cancelled"]);
   const MARKS = {
@@ -361,6 +361,7 @@
       option.value = agent.slug;
       agents.append(option);
     }
+    if (state.session.agents.some((a) => a.slug === "demo")) agents.value = "demo"; // as `run`
     describeAgent();
     $("run-model").placeholder = `default: ${state.session.default_model}`;
     $("continue-model").placeholder = `default: ${state.session.default_model}`;
@@ -648,6 +649,9 @@
       $("output-first").disabled = page.offset === 0;
       $("output-next").disabled = page.next_offset >= page.size;
       $("output-last").disabled = page.next_offset >= page.size;
+      const seek = $("output-seek");
+      seek.max = String(page.size);
+      seek.value = String(page.offset);
     } catch (err) {
       problem($("output-problem"), err.message);
     }
@@ -714,6 +718,10 @@
       $(`output-${where}`).addEventListener("click", () => pageOutput(where));
     }
     $("output-close").addEventListener("click", () => $("output").close());
+    $("output-seek").addEventListener("change", (event) => {
+      const current = state.output;
+      if (current) openOutput(current.execution, current.name, Number(event.target.value));
+    });
     window.addEventListener("hashchange", route);
     setInterval(tick, 1000);
   }
