@@ -67,7 +67,15 @@ async def resolve_context(
             *(backend.get_skill_by_reference(ref) for ref in references.values())
         )
     except BackendError as err:
-        return ExecutionContext(problem=f"could not resolve what the execution ran with: {err}")
+        # Still mask what the execution itself says is secret.
+        carried = frozenset(
+            v.value for v in execution.spec.runtime_env.values() if v.is_secret and v.value
+        )
+        return ExecutionContext(
+            secret_values=carried,
+            mask=Redactor(carried),
+            problem=f"could not resolve what the execution ran with: {err}",
+        )
     merged = merge_environment(agent, environments, execution.spec.runtime_env)
     sources: dict[str, str] = {name: "agent" for name in agent.spec.env_spec.data}
     for environment in environments:

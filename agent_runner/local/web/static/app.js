@@ -276,9 +276,15 @@
     setText(row.cells[3], s.session);
     setText(row.cells[4], clock(s.started || s.created));
     setText(row.cells[5], duration(s.started, s.completed, s.phase === "running"));
-    setText(row.cells[6], s.model);
+    setText(row.cells[6], shortModel(s.model));
+    row.cells[6].title = s.model;
     row.classList.toggle("selected", s.id === state.current);
     row.hidden = !matchesFilters(s);
+  }
+
+  // `scripted:/a/long/path/turns.yaml` reads as `scripted:turns.yaml` in a narrow column.
+  function shortModel(model) {
+    return String(model || "").replace(/^([\w-]+:)?.*\/([^/]+)$/, "$1$2");
   }
 
   function upsertRow(summary) {
@@ -566,7 +572,9 @@
       );
     }
     const [head, input, calls, output, error] = container.children;
-    setText(head, `subagent ${s.name} · ${s.status} · ${s.tool_call_count} tool calls · ${duration(s.started, s.completed, s.status === "running")}`);
+    const count = `${s.tool_call_count} tool call${s.tool_call_count === 1 ? "" : "s"}`;
+    const took = duration(s.started, s.completed, s.status === "running");
+    setText(head, `subagent ${s.name} · ${s.status} · ${count} · ${took}`);
     setText(input, s.input);
     sync(calls, s.calls, (c) => c.id, () => createCall(), (callNode, c) => updateCall(callNode, c, null));
     setText(output, s.output ? `→ ${s.output}` : "");
