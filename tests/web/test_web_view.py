@@ -164,6 +164,16 @@ def test_html_from_the_model_is_shown_as_text_and_never_runs(up: Up, page: Any) 
         assert conversation.locator(tag).count() == 0, f"a <{tag}> element was made"
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("document.scripts.length") == 1  # app.js only
+    # And were an inline script ever put into the page, the CSP would not let it run.
+    ran = page.evaluate(
+        """() => {
+            const script = document.createElement('script');
+            script.textContent = 'window.__inline = 1';
+            document.body.append(script);
+            return window.__inline === 1;
+        }"""
+    )
+    assert ran is False
 
 
 def test_continue_a_session_and_filter_the_list(up: Up, page: Any) -> None:
