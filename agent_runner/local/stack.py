@@ -208,7 +208,8 @@ class LocalStack:
         # Someone else's dev server: `temporal server start-dev` puts its UI at port + 1000.
         host, port = split_address(self.config.temporal.address)
         ui_port = port + 1000
-        return f"http://{_probe_host(host)}:{ui_port}" if port_is_taken(ui_port) else None
+        probe = _probe_host(host)
+        return f"http://{probe}:{ui_port}" if port_is_taken(ui_port, probe) else None
 
     async def wait_until_stopped(self) -> None:
         """Until `stop()` is called or the worker ends on its own (then with its error)."""
