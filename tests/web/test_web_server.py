@@ -294,3 +294,20 @@ def test_the_web_port_setting_is_validated() -> None:
     assert Config.load_from_env({**local, "AGENT_RUNNER_WEB_PORT": "0"}).web_port == 0
     with pytest.raises(ConfigError, match="AGENT_RUNNER_WEB_PORT"):
         Config.load_from_env({**local, "AGENT_RUNNER_WEB_PORT": "http"})
+
+
+async def test_a_change_the_view_cannot_show_never_fails_the_daemons_call(
+    served_view: ServedView, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution = await new_execution(served_view)
+    served_view.view.feed.summaries()  # the list is being followed
+
+    def broken(*args: object, **kwargs: object) -> dict[str, object]:
+        raise ValueError("cannot summarize")
+
+    monkeypatch.setattr(served_view.view.feed, "summary", broken)
+    status = ax.AgentExecutionStatus(phase=ax.EXECUTION_IN_PROGRESS)
+    async with BackendClient(served_view.view.config.backend) as backend:
+        stored = await backend.update_execution_status(execution.metadata.id, status)
+    assert stored.status.phase == ax.EXECUTION_IN_PROGRESS
+    assert f"could not follow execution {execution.metadata.id}" in caplog.text

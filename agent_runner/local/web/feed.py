@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from agent_runner.local.web import present
 from agent_runner.redaction import Redactor
 
 ax = wire.agentexecution
+log = logging.getLogger(__name__)
 
 LIST_LIMIT = 1000
 """Executions the list holds, newest first."""
@@ -106,6 +108,13 @@ class ExecutionFeed:
             self._subscriptions.discard(subscription)
 
     def _changed(self, execution: ax.AgentExecution) -> None:
+        """Called by the daemon as it stores a change: a failure here must not fail its call."""
+        try:
+            self._apply(execution)
+        except Exception:
+            log.exception("the web view could not follow execution %s", execution.metadata.id)
+
+    def _apply(self, execution: ax.AgentExecution) -> None:
         key = execution.metadata.id
         if self._summaries is not None:
             # An update keeps its entry's place; a new execution goes last, as the newest.
