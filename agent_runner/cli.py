@@ -82,8 +82,8 @@ def _daemon_command(args: argparse.Namespace) -> int:
 
 
 def _worker_command(args: argparse.Namespace) -> int:
-    from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
     from agent_runner.worker import run_worker
+    from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE
 
     config = Config.load_from_env()
     configure_logging(config.log_level, log_format=config.log_format)

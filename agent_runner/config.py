@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, cast
 
 from agent_runner.errors import ConfigError
 from agent_runner.secrets import MASK, Secret
+from agent_runner.temporal_connection import TemporalConnection, load_temporal_connection
 
 Mode = Literal["local", "cloud"]
 SandboxType = Literal["filesystem", "daytona"]
@@ -25,6 +26,7 @@ Provider = Literal["anthropic", "openai", "ollama", "scripted"]
 MODES: Final = ("local", "cloud")
 DEPLOYMENT_ENVS: Final = ("development", "staging", "production")
 SANDBOX_TYPES: Final = ("filesystem", "daytona")
+MIB: Final = 1024 * 1024
 PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -56,6 +58,8 @@ SECRET_VARIABLES: Final = frozenset(
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
         "CHECKPOINT_DATABASE_URL",
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_TLS_CLIENT_KEY_DATA",
     }
 )
 
@@ -71,6 +75,8 @@ class TemporalConfig:
     """Activities run at once by one worker."""
     graceful_shutdown_s: int = 30
     """After SIGTERM, how long running executions may finish before they are cancelled."""
+    connection: TemporalConnection | None = None
+    """TLS, API key and profile (Temporal's client configuration); None: plaintext."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,10 @@ class SandboxConfig:
     type: SandboxType
     root_dir: Path
     """Absolute sandbox root of the filesystem sandbox."""
+    spool_stream_bytes: int = 64 * 1024 * 1024
+    """Most bytes of one output stream of one command kept on disk (`SANDBOX_SPOOL_STREAM_MIB`)."""
+    spool_execution_bytes: int = 256 * 1024 * 1024
+    """Most bytes of output kept on disk for one execution (`SANDBOX_SPOOL_EXECUTION_MIB`)."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +106,15 @@ class DaytonaConfig:
     target: str | None
     snapshot_id: str | None
     """Snapshot new sandboxes start from (`DAYTONA_DEV_TOOLS_SNAPSHOT_ID`)."""
-    work_dir: str = "/home/daytona"
-    """Where commands run and skills are written inside a sandbox."""
+    work_dir: str | None = None
+    """Where commands run and skills are written inside a sandbox; None: the sandbox's own
+    working folder (the snapshot's WORKDIR, else its user's home)."""
+    auto_stop_minutes: int = 15
+    """Daytona stops a sandbox after this many minutes without requests (0: never)."""
+    auto_archive_minutes: int = 7 * 24 * 60
+    """Daytona archives a stopped sandbox after this many minutes (0: its own maximum)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Put on every sandbox the runner creates, beside `stigmer.ai/session`."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,10 @@ class LLMConfig:
     ollama_base_url: str | None
     max_tokens: int | None
     temperature: float | None
+    max_retries: int = 6
+    """Retries of a busy provider (429, 529, 5xx, resets) inside one execution."""
+    retry_delay_s: float = 2.0
+    """First wait between retries, doubled each time (a `retry-after` answer wins)."""
 
     @property
     def spec(self) -> str:
@@ -177,6 +198,7 @@ class Config:
             "mode": self.mode,
             "env": self.env,
             "temporal": f"{self.temporal.address} (namespace {self.temporal.namespace})",
+            **_describe_connection(self.temporal.connection),
             "task queue": self.temporal.task_queue,
             "max concurrency": str(self.temporal.max_concurrency),
             "backend": f"{self.backend.endpoint} ({'tls' if self.backend.tls else 'plaintext'})",
@@ -187,6 +209,15 @@ class Config:
             ),
             "model": self.llm.spec if self.llm.model else f"{self.llm.provider} (demo script)",
         }
+
+
+def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:
+    if connection is None:
+        return {}
+    shown = {"temporal tls": connection.describe_tls(), "temporal auth": connection.describe_auth()}
+    if connection.profile:
+        shown["temporal profile"] = connection.profile
+    return shown
 
 
 class _Reader:
@@ -283,17 +314,19 @@ def _port_of(address: str) -> int | None:
 def _load(read: _Reader) -> Config:
     mode: Mode = "local" if read.choice("MODE", MODES, "cloud") == "local" else "cloud"
     local = mode == "local"
+    connection = load_temporal_connection(read.environ, read.problems)
     config = Config(
         mode=mode,
         env=read.choice("ENV", DEPLOYMENT_ENVS, "development" if local else "production"),
         temporal=TemporalConfig(
-            address=read.address("TEMPORAL_SERVICE_ADDRESS", "localhost:7233"),
-            namespace=read.text("TEMPORAL_NAMESPACE", "default"),
+            address=_checked_address(read, connection.address),
+            namespace=connection.namespace,
             task_queue=read.text(
                 "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE", "agent_execution_runner"
             ),
             max_concurrency=read.integer("TEMPORAL_MAX_CONCURRENCY", 10, 1, 1000) or 10,
             graceful_shutdown_s=read.integer("WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30, 0, 3600) or 0,
+            connection=connection,
         ),
         backend=_load_backend(read, local),
         sandbox=SandboxConfig(
@@ -302,13 +335,21 @@ def _load(read: _Reader) -> Config:
             == "daytona"
             else "filesystem",
             root_dir=Path(read.text("SANDBOX_ROOT_DIR", "./workspace")).expanduser().resolve(),
+            spool_stream_bytes=MIB * (read.integer("SANDBOX_SPOOL_STREAM_MIB", 64, 0, MIB) or 0),
+            spool_execution_bytes=MIB
+            * (read.integer("SANDBOX_SPOOL_EXECUTION_MIB", 256, 0, MIB) or 0),
         ),
         daytona=DaytonaConfig(
             api_key=read.secret("DAYTONA_API_KEY"),
             api_url=read.optional("DAYTONA_API_URL"),
             target=read.optional("DAYTONA_TARGET"),
             snapshot_id=read.optional("DAYTONA_DEV_TOOLS_SNAPSHOT_ID"),
-            work_dir=read.text("DAYTONA_WORK_DIR", "/home/daytona"),
+            work_dir=read.optional("DAYTONA_WORK_DIR"),
+            auto_stop_minutes=_int(read.integer("DAYTONA_AUTO_STOP_MINUTES", 15, 0, 525_600)),
+            auto_archive_minutes=_int(
+                read.integer("DAYTONA_AUTO_ARCHIVE_MINUTES", 7 * 24 * 60, 0, 525_600)
+            ),
+            labels=_labels(read, "DAYTONA_SANDBOX_LABELS"),
         ),
         redis=None if local else _load_redis(read),
         llm=_load_llm(read, local),
@@ -326,6 +367,32 @@ def _load(read: _Reader) -> Config:
     if read.problems:
         raise ConfigError(read.problems)
     return config
+
+
+def _int(value: int | None) -> int:
+    assert value is not None  # integer() returns its default, which is given
+    return value
+
+
+def _labels(read: _Reader, name: str) -> dict[str, str]:
+    """`key=value,key=value` into a mapping; a malformed pair is a problem."""
+    labels: dict[str, str] = {}
+    for pair in (read.raw(name) or "").split(","):
+        if not pair.strip():
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            read.problem(name, pair, "comma-separated key=value pairs, e.g. team=ml,env=prod")
+            continue
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def _checked_address(read: _Reader, address: str) -> str:
+    if _port_of(address) is None:
+        name = "TEMPORAL_ADDRESS" if read.raw("TEMPORAL_ADDRESS") else "TEMPORAL_SERVICE_ADDRESS"
+        read.problem(name, address, "host:port with a port from 1 to 65535")
+    return address
 
 
 def _load_backend(read: _Reader, local: bool) -> BackendConfig:
@@ -412,4 +479,6 @@ def _load_llm(read: _Reader, local: bool) -> LLMConfig:
         ollama_base_url=read.optional("OLLAMA_BASE_URL"),
         max_tokens=read.integer("STIGMER_LLM_MAX_TOKENS", None, 1, 1_000_000),
         temperature=read.decimal("STIGMER_LLM_TEMPERATURE", 0.0, 2.0),
+        max_retries=read.integer("STIGMER_LLM_MAX_RETRIES", 6, 0, 20) or 0,
+        retry_delay_s=read.decimal("STIGMER_LLM_RETRY_DELAY_SECONDS", 0.01, 60.0) or 2.0,
     )

@@ -26,11 +26,11 @@ from agent_runner.config import BackendConfig, Config
 from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, load_catalog
 from agent_runner.local.stack import LocalStack, ephemeral_config
-from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE, InvokeAgentExecution, workflow_id
 from agent_runner.redaction import Redactor
 from agent_runner.secrets import Secret
 from agent_runner.skills import ResolvedSkill, SkillWriter
 from agent_runner.status import StatusBuilder, StatusReporter
+from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE, InvokeAgentExecution, workflow_id
 from bench.common import HERE, Comparison, alternate, now, peak_rss_mib_of
 
 ax = wire.agentexecution

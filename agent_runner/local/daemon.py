@@ -9,9 +9,10 @@ gRPC health service answers without it so that probes need no secret.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -20,9 +21,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent_runner import wire
-from agent_runner.backend.channel import MAX_MESSAGE_BYTES
+from agent_runner.backend.channel import MAX_MESSAGE_BYTES, SERVER_KEEPALIVE_OPTIONS
+from agent_runner.backend.client import ATTEMPT_METADATA_KEY
 from agent_runner.local.manifests import API_VERSION, Catalog
-from agent_runner.local.store import FINAL_PHASES, Store, merge_status
+from agent_runner.local.store import (
+    FINAL_PHASES,
+    StatusRefused,
+    Store,
+    check_attempt,
+    merge_status,
+)
 
 Found = TypeVar("Found")
 
@@ -236,10 +244,16 @@ class _Runs:
     async def execution_update_status(self, request: Any, context: Any) -> AgentExecution:
         execution = self.store.get_execution(request.execution_id)
         execution = await _found(context, execution, "agent execution", request.execution_id)
-        merge_status(execution.status, request.status)
+        attempt = await _attempt(context)
+        try:
+            newest = self.store.newest_attempt(request.execution_id)
+            check_attempt(request.execution_id, attempt, newest)
+            merge_status(execution.status, request.status, execution_id=request.execution_id)
+        except StatusRefused as refusal:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(refusal))
         execution.status.audit.status_audit.event = "status_updated"
         execution.status.audit.status_audit.updated_at.GetCurrentTime()
-        self.store.put_execution(execution)
+        self.store.put_status(execution, attempt)
         self.broadcaster.publish(execution)
         return execution
 
@@ -264,6 +278,20 @@ class _Runs:
             self.broadcaster.close(request.value, queue)
 
 
+async def _attempt(context: Any) -> int | None:
+    """The attempt a status update says it comes from (metadata), or None when it names none."""
+    for key, value in context.invocation_metadata() or ():
+        if key == ATTEMPT_METADATA_KEY:
+            if isinstance(value, str) and value.isdigit() and int(value) > 0:
+                return int(value)
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"metadata {ATTEMPT_METADATA_KEY}: {value!r} is not a positive attempt number",
+            )
+    return None
+
+
 def _servicer(base: type, methods: dict[str, Callable[..., Any]]) -> Any:
     """An instance of a generated servicer class with our coroutines as its methods."""
     return type(base.__name__, (base,), {name: staticmethod(fn) for name, fn in methods.items()})()
@@ -282,10 +310,21 @@ class LocalDaemon:
             options=[
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                *SERVER_KEEPALIVE_OPTIONS,
             ],
         )
         self._runs = _Runs(catalog, self.store)
         self._register(_Resources(catalog), self._runs)
+
+    @contextlib.contextmanager
+    def watch(self, execution_id: str) -> Iterator[asyncio.Queue[AgentExecution]]:
+        """Every accepted change of an execution from now on, as the daemon stores it
+        (`subscribe` stops at a final phase; this does not)."""
+        queue = self._runs.broadcaster.open(execution_id)
+        try:
+            yield queue
+        finally:
+            self._runs.broadcaster.close(execution_id, queue)
 
     def _register(self, resources: _Resources, runs: _Runs) -> None:
         server = self._server
@@ -353,7 +392,7 @@ class LocalDaemon:
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         self._health = health_servicer
 
-    def watch(self, callback: Callable[[AgentExecution], None]) -> Callable[[], None]:
+    def watch_all(self, callback: Callable[[AgentExecution], None]) -> Callable[[], None]:
         """Call `callback` with each execution as it is created or changed; returns the
         function that stops it. The callback runs on the daemon's loop and must not block."""
         watchers = self._runs.broadcaster.watchers

@@ -30,12 +30,12 @@ from agent_runner.local.stack import (
 )
 from agent_runner.local.store import Store
 from agent_runner.local.view import LineView, make_view, one_line, phase_name
-from agent_runner.local.workflow import (
+from agent_runner.worker import connect_temporal
+from agent_runner.workflow import (
     ORCHESTRATOR_TASK_QUEUE,
     InvokeAgentExecution,
     workflow_id,
 )
-from agent_runner.worker import connect_temporal
 
 ax = wire.agentexecution
 
@@ -158,7 +158,8 @@ async def _follow(
     view = None if request.json_output else make_view(console, request.agent)
     latest = execution
     try:
-        async for latest in backend.subscribe_execution(execution.metadata.id):
+        # follow_execution reconnects when the stream drops, resuming from the current status
+        async for latest in backend.follow_execution(execution.metadata.id):
             if view is not None:
                 view.update(latest)
     finally:

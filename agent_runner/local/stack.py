@@ -22,9 +22,9 @@ from agent_runner.errors import AgentRunnerError, ConfigError
 from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import Catalog
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
-from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
 from agent_runner.secrets import Secret
 from agent_runner.worker import run_worker
+from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE
 
 if TYPE_CHECKING:
     from agent_runner.local.web import WebView

@@ -19,6 +19,7 @@ from google.protobuf import struct_pb2
 import graphton
 from agent_runner import wire
 from agent_runner.clock import utc_now
+from agent_runner.status.closing import close_open, name_subagent
 
 ax = wire.agentexecution
 
@@ -68,28 +69,21 @@ class StatusBuilder:
         self.status.messages.add(type=ax.MESSAGE_HUMAN, content=self._text(message), timestamp=now)
 
     def complete(self) -> None:
-        self.status.phase = ax.EXECUTION_COMPLETED
-        self.status.completed_at = self._clock()
+        self._end(ax.EXECUTION_COMPLETED)
 
     def fail(self, error: str) -> None:
-        self._close_running(ax.TOOL_CALL_FAILED, "the execution failed before this call finished")
-        self.status.phase = ax.EXECUTION_FAILED
         self.status.error = self._text(error)
-        self.status.completed_at = self._clock()
+        self._end(ax.EXECUTION_FAILED)
 
     def cancel(self) -> None:
-        self._close_running(ax.TOOL_CALL_FAILED, "cancelled")
-        self.status.phase = ax.EXECUTION_CANCELLED
-        self.status.completed_at = self._clock()
+        self._end(ax.EXECUTION_CANCELLED)
 
-    def _close_running(self, state: int, error: str) -> None:
+    def _end(self, phase: int) -> None:
+        """A final phase closes every tool call and subagent still open (see closing.py)."""
         now = self._clock()
-        for call in self.status.tool_calls:
-            if call.status == ax.TOOL_CALL_RUNNING:
-                call.status, call.error, call.completed_at = state, error, now  # type: ignore[assignment]
-        for sub in self.status.sub_agent_executions:
-            if sub.status == ax.SUB_AGENT_IN_PROGRESS:
-                sub.status, sub.error, sub.completed_at = ax.SUB_AGENT_FAILED, error, now
+        close_open(self.status, phase, now)
+        self.status.phase = phase  # type: ignore[assignment]
+        self.status.completed_at = now
 
     # -- events ------------------------------------------------------------------
 
@@ -117,20 +111,22 @@ class StatusBuilder:
             case graphton.TodosUpdated():
                 self._todos(event.todos)
             case graphton.SubagentStarted():
-                self._subagents[event.call_id] = self.status.sub_agent_executions.add(
-                    id=event.call_id,
-                    name=event.subagent_type,
-                    input=self._text(event.description),
-                    status=ax.SUB_AGENT_IN_PROGRESS,
-                    started_at=self._clock(),
-                )
+                self._subagent_started(event)
             case graphton.SubagentFinished():
-                sub = self._subagents.get(event.call_id)
-                if sub is not None:
-                    sub.output = self._text(event.output)
-                    sub.status = ax.SUB_AGENT_FAILED if event.error else ax.SUB_AGENT_COMPLETED
-                    sub.error = self._text(event.error or "")
-                    sub.completed_at = self._clock()
+                self._subagent_finished(event.call_id, event.output, event.error)
+
+    def _subagent_started(self, event: graphton.SubagentStarted) -> None:
+        sub = self._subagents.get(event.call_id)
+        if sub is None:  # a resumed run restarts a subagent it already reported: one entry
+            sub = self._subagents[event.call_id] = self.status.sub_agent_executions.add(
+                id=event.call_id, started_at=self._clock()
+            )
+        sub.status = ax.SUB_AGENT_IN_PROGRESS
+        sub.name = sub.name or event.subagent_type
+        sub.input = sub.input or self._text(event.description)
+        # A run resumed inside the subagent streams its start without the `task` call
+        # that named it (that call is in the replayed past): take the names from there.
+        name_subagent(self.status, sub)
 
     def _ai_message(self) -> ax.AgentMessage:
         if self._open_ai_message is None:
@@ -161,6 +157,20 @@ class StatusBuilder:
         call.completed_at = self._clock()
         if event.exit_code is not None:
             call.component_metadata.metadata.update({"exit_code": event.exit_code})
+        sub = self._subagents.get(event.call_id)
+        if sub is not None and sub.status == ax.SUB_AGENT_IN_PROGRESS:
+            # The `task` call's result ends its subagent, whether or not the stream
+            # also reported the subagent's end (a resumed one does not).
+            self._subagent_finished(event.call_id, event.result, event.error)
+
+    def _subagent_finished(self, call_id: str, output: str, error: str | None) -> None:
+        sub = self._subagents.get(call_id)
+        if sub is not None:
+            sub.output = self._text(output)
+            sub.status = ax.SUB_AGENT_FAILED if error else ax.SUB_AGENT_COMPLETED
+            sub.error = self._text(error or "")
+            sub.completed_at = self._clock()
+            name_subagent(self.status, sub)
 
     def _apply_subagent_event(self, event: graphton.AgentEvent) -> None:
         """A subagent's own work stays out of the parent's lists: its calls are kept, short,

@@ -34,8 +34,8 @@ from agent_runner.local.web.context import ContextCache
 from agent_runner.local.web.feed import ExecutionFeed, Subscription
 from agent_runner.local.web.guard import Guard, add_security_headers, refusal
 from agent_runner.local.web.outputs import OutputError, read_page
-from agent_runner.local.workflow import workflow_id
 from agent_runner.worker import connect_temporal
+from agent_runner.workflow import workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class WebView:
     async def start(self) -> None:
         self._backend = BackendClient(self.config.backend)
         self._contexts = ContextCache(self._backend)
-        self._feed = ExecutionFeed(self.daemon.store, self.daemon.watch, self._default_model())
+        self._feed = ExecutionFeed(self.daemon.store, self.daemon.watch_all, self._default_model())
         app = web.Application(middlewares=[self._guard.middleware], client_max_size=1024 * 1024)
         app.on_response_prepare.append(add_security_headers)
         self._routes(app)
