@@ -124,3 +124,21 @@ def test_every_string_the_view_sends_passes_the_mask() -> None:
     status.todos["t"].content = "hunter2"
     detail = present.detail(execution_of(status), "m", Redactor(["hunter2"]))
     assert "hunter2" not in str(detail)
+
+
+def test_a_final_phase_closes_a_subagents_own_running_call() -> None:
+    status = builder()
+    status.start("hi")
+    status.apply(graphton.ToolStarted(call_id="t1", name="task", args={"description": "d"}))
+    status.apply(
+        graphton.SubagentStarted(call_id="t1", subagent_type="researcher", description="d")
+    )
+    status.apply(
+        graphton.ToolStarted(
+            call_id="x", name="execute", args={"command": "sleep 600"}, subagent="t1"
+        )
+    )
+    status.cancel()
+    [sub] = present.detail(execution_of(status.snapshot()), "m", str)["subagents"]
+    [call] = sub["calls"]
+    assert call["status"] == "failed" and "CANCELLED" in call["error"] and call["completed"]
