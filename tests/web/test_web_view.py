@@ -176,6 +176,15 @@ def test_html_from_the_model_is_shown_as_text_and_never_runs(up: Up, page: Any) 
     assert ran is False
 
 
+def test_a_failed_run_shows_its_error(up: Up, page: Any) -> None:
+    model = up.script("exploding", [{"error": "the model exploded <b>loudly</b>"}])
+    start_from_page(page, "Fail, please.", model=model)
+    wait_for_phase(page, "failed")
+    error = page.locator("#x-error")
+    assert error.is_visible() and "the model exploded <b>loudly</b>" in error.text_content()
+    assert page.locator("#x-cancel").is_hidden()
+
+
 def test_continue_a_session_and_filter_the_list(up: Up, page: Any) -> None:
     first = start_from_page(
         page, "First turn.", model=up.script("first", [{"text": "First answer."}])
