@@ -33,6 +33,8 @@ from agent_runner.backend import BackendUnavailable
 from agent_runner.clock import utc_now
 from agent_runner.environment import ExecutionEnvironment, merge_environment
 from agent_runner.logs import current_execution
+from agent_runner.masking import SecretMasking
+from agent_runner.observability import tool_label
 from agent_runner.redaction import Redactor
 from agent_runner.sandboxes import OpenedSandbox
 from agent_runner.skills import SkillWriter, generate_prompt_section
@@ -80,7 +82,11 @@ class _ExecutionRun:
         self.attempt = temporalio.activity.info().attempt
         """Temporal's attempt number: the fencing token every status push carries."""
         self.redact = Redactor()
-        self.builder = StatusBuilder(redact=self._redact)
+        self.builder = StatusBuilder(
+            redact=self._redact,
+            hold_back=lambda text: self.redact.unfinished_tail(text),
+            secret_in=lambda data: self.redact.found_in(data),
+        )
         self.reporter = StatusReporter(
             self._push, self.builder.snapshot, what=f"execution {self.execution_id}"
         )
@@ -148,24 +154,35 @@ class _ExecutionRun:
             )
             sections = await self._write_skills(resolved, self.sandbox)
             model = build_chat_model(
-                self.deps.config.llm, self.execution.spec.execution_config.model_name
+                self.deps.config.llm,
+                self.execution.spec.execution_config.model_name,
+                resolved.agent,
             )
             watch_provider_retries(
                 model, self.deps.config.llm, self.builder, self.reporter, self.execution_id
             )
             servers = resolved.agent.spec.mcp_servers
-            async with open_mcp_tools(servers, environment.values) as mcp_tools:
+            sandbox_config = self.deps.config.sandbox
+            async with open_mcp_tools(
+                servers,
+                environment.values,
+                host_servers_allowed=sandbox_config.type == "filesystem"
+                or sandbox_config.host_mcp_servers,
+            ) as mcp_tools:
+                masking = [SecretMasking(self._redact)]
+                tools = [tool for tools in mcp_tools.values() for tool in tools]
                 agent = build_agent(
                     model=model,
                     agent=resolved.agent,
                     skills_section=sections.pop(MAIN_AGENT, ""),
                     sandbox=self.sandbox,
                     checkpointer=self.deps.checkpointer,
-                    subagents=subagent_specs(resolved.agent, sections, mcp_tools),
-                    tools=[tool for tools in mcp_tools.values() for tool in tools],
+                    subagents=subagent_specs(resolved.agent, sections, mcp_tools, masking),
+                    tools=tools,
+                    middleware=masking,
                 )
                 self._start_status(resolved)
-                await self._stream(agent, model)
+                await self._stream(agent, model, {tool.name for tool in tools})
         except asyncio.CancelledError:
             superseded = _superseded_because()
             if superseded is not None:
@@ -251,7 +268,7 @@ class _ExecutionRun:
             )
         self.reporter.changed(urgent=True)
 
-    async def _stream(self, agent: Any, model: Any) -> None:
+    async def _stream(self, agent: Any, model: Any, known_tools: set[str]) -> None:
         config = {"configurable": {"thread_id": self.thread_id}}
         graph_input = await self._input_or_resume(agent, model, config)
         started_at: dict[str, float] = {}
@@ -263,7 +280,8 @@ class _ExecutionRun:
                 started_at[event.call_id] = time.monotonic()
             elif isinstance(event, graphton.ToolFinished):
                 outcome = "failed" if event.failed else "completed"
-                metrics.tool_calls.labels(tool=event.name, outcome=outcome).inc()
+                tool = tool_label(event.name, known_tools)
+                metrics.tool_calls.labels(tool=tool, outcome=outcome).inc()
                 if event.name == "execute" and event.call_id in started_at:
                     metrics.command_seconds.observe(time.monotonic() - started_at[event.call_id])
 
@@ -283,7 +301,8 @@ class _ExecutionRun:
                 "messages": [
                     {
                         "role": "user",
-                        "content": self.execution.spec.message,
+                        # The conversation is checkpointed: a secret never enters it.
+                        "content": self.redact(self.execution.spec.message),
                         "id": self.execution_id,
                     }
                 ]

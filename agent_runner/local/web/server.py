@@ -256,7 +256,12 @@ class WebView:
         return web.json_response(page.as_json())
 
     async def _start_run(self, request: web.Request) -> web.Response:
-        from agent_runner.local.run_command import RunError, RunRequest, start_execution
+        from agent_runner.local.run_command import (
+            RunError,
+            RunRequest,
+            own_model,
+            start_execution,
+        )
 
         try:
             body = await request.json()
@@ -277,7 +282,9 @@ class WebView:
         assert self._backend is not None
         try:
             temporal = await self._temporal_client()
-            execution, _ = await start_execution(temporal, self._backend, run)
+            _, execution, _ = await start_execution(
+                temporal, self._backend, run, own_model(self.config)
+            )
         except RunError as err:
             return refusal(
                 400, str(err).replace("--session", "session").replace("--agent", "agent")
