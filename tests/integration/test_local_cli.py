@@ -49,6 +49,7 @@ def local_env(home: Path, **extra: str) -> dict[str, str]:
         **inherited,
         "TEMPORAL_SERVICE_ADDRESS": f"127.0.0.1:{free_port(also_free=(1000,))}",  # + UI
         "STIGMER_BACKEND_ENDPOINT": f"127.0.0.1:{free_port()}",
+        "AGENT_RUNNER_WEB_PORT": str(free_port()),  # `up`'s web view, never a shared port
         "SANDBOX_ROOT_DIR": str(home / "workspace"),
         "AGENT_RUNNER_DATA_DIR": str(home / "data"),
         "AGENT_RUNNER_SKILLS_DIR": str(REPO_ROOT / "skills"),
