@@ -24,7 +24,8 @@ run: $(VENV)/.installed-run
 
 test: system-deps lint typecheck unit
 
-# Debian services the tests start themselves (Redis, PostgreSQL); installed when missing.
+# Debian services the tests start themselves (Redis, PostgreSQL, nginx as a TLS proxy in
+# front of Temporal); installed when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL = $(SUDO) apt-get install -y -q $(1) >/dev/null 2>&1 || \
 	{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(1) >/dev/null; }
@@ -32,6 +33,7 @@ system-deps:
 	@command -v redis-server >/dev/null || { echo "installing redis-server"; $(call APT_INSTALL,redis-server); }
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "installing postgresql"; $(call APT_INSTALL,postgresql); }
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing nginx"; $(call APT_INSTALL,nginx); }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
