@@ -25,7 +25,8 @@ run: $(VENV)/.installed-run
 test: system-deps lint typecheck unit
 
 # Debian services the tests start themselves (Redis, PostgreSQL, nginx as a TLS proxy in
-# front of Temporal); installed when missing.
+# front of Temporal), and zsh (the shell Daytona's daemon runs commands with, which the
+# test Daytona server uses too); installed when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL = $(SUDO) apt-get install -y -q $(1) >/dev/null 2>&1 || \
 	{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(1) >/dev/null; }
@@ -34,6 +35,7 @@ system-deps:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "installing postgresql"; $(call APT_INSTALL,postgresql); }
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing nginx"; $(call APT_INSTALL,nginx); }
+	@command -v zsh >/dev/null || { echo "installing zsh"; $(call APT_INSTALL,zsh); }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -51,7 +53,12 @@ chaos: $(VENV)/.installed-dev  # the reliability tests alone (make test runs the
 proto: $(VENV)/.installed-dev
 	$(PY) -m agent_runner.proto.codegen
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# BENCH_QUICK=1 make bench: few rounds, wide intervals (a check that every case runs).
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench
 
 clean:

@@ -9,9 +9,11 @@ can show them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, cast
 
@@ -26,6 +28,7 @@ Provider = Literal["anthropic", "openai", "ollama", "scripted"]
 MODES: Final = ("local", "cloud")
 DEPLOYMENT_ENVS: Final = ("development", "staging", "production")
 SANDBOX_TYPES: Final = ("filesystem", "daytona")
+MIB: Final = 1024 * 1024
 PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -45,6 +48,12 @@ DEFAULT_MODELS: Final[Mapping[str, str]] = {
     "scripted": "",
 }
 
+LIVE_MODEL_HINT: Final = (
+    "export ANTHROPIC_API_KEY=... (or OPENAI_API_KEY, or STIGMER_LLM_PROVIDER=ollama with "
+    "STIGMER_LLM_MODEL), or pass --model provider:name"
+)
+"""How to choose a live model, said wherever one is needed and none is set."""
+
 # Variables whose values are masked in every error message.
 SECRET_VARIABLES: Final = frozenset(
     {
@@ -57,6 +66,7 @@ SECRET_VARIABLES: Final = frozenset(
         "CHECKPOINT_DATABASE_URL",
         "TEMPORAL_API_KEY",
         "TEMPORAL_TLS_CLIENT_KEY_DATA",
+        "TEMPORAL_PAYLOAD_KEY",
     }
 )
 
@@ -90,6 +100,13 @@ class SandboxConfig:
     type: SandboxType
     root_dir: Path
     """Absolute sandbox root of the filesystem sandbox."""
+    spool_stream_bytes: int = 64 * 1024 * 1024
+    """Most bytes of one output stream of one command kept on disk (`SANDBOX_SPOOL_STREAM_MIB`)."""
+    spool_execution_bytes: int = 256 * 1024 * 1024
+    """Most bytes of output kept on disk for one execution (`SANDBOX_SPOOL_EXECUTION_MIB`)."""
+    host_mcp_servers: bool = False
+    """`MCP_ALLOW_HOST_SERVERS`: run stdio and docker MCP servers on the worker's host even
+    with Daytona sandboxes (with filesystem sandboxes everything runs on the host anyway)."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +116,15 @@ class DaytonaConfig:
     target: str | None
     snapshot_id: str | None
     """Snapshot new sandboxes start from (`DAYTONA_DEV_TOOLS_SNAPSHOT_ID`)."""
-    work_dir: str = "/home/daytona"
-    """Where commands run and skills are written inside a sandbox."""
+    work_dir: str | None = None
+    """Where commands run and skills are written inside a sandbox; None: the sandbox's own
+    working folder (the snapshot's WORKDIR, else its user's home)."""
+    auto_stop_minutes: int = 15
+    """Daytona stops a sandbox after this many minutes without requests (0: never)."""
+    auto_archive_minutes: int = 7 * 24 * 60
+    """Daytona archives a stopped sandbox after this many minutes (0: its own maximum)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Put on every sandbox the runner creates, beside `stigmer.ai/session`."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +187,8 @@ class Config:
     """text | json (one JSON object per line, for log pipelines)."""
     metrics_port: int
     """Port of /metrics and /healthz; 0 serves neither."""
+    metrics_host: str
+    """Interface of /metrics and /healthz: loopback unless METRICS_HOST says otherwise."""
     otlp_endpoint: str | None
     """OpenTelemetry collector (OTLP over HTTP) for traces; None traces nothing."""
     claim_check: ClaimCheckConfig
@@ -170,6 +196,9 @@ class Config:
     """PostgreSQL for conversation checkpoints in cloud mode (`CHECKPOINT_DATABASE_URL`)."""
     data_dir: Path
     """Where local state lives (daemon database, checkpoints)."""
+    payload_key: Secret | None = None
+    """AES key (base64) that encrypts every Temporal payload (`TEMPORAL_PAYLOAD_KEY`, or
+    the file `TEMPORAL_PAYLOAD_KEY_FILE`); None sends payloads as they are."""
 
     @classmethod
     def load_from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -191,8 +220,79 @@ class Config:
                 if self.sandbox.type == "filesystem"
                 else f"daytona ({self.daytona.api_url or 'default API URL'})"
             ),
-            "model": self.llm.spec if self.llm.model else f"{self.llm.provider} (demo script)",
+            "model": self.llm.spec
+            if self.llm.model
+            else f"{self.llm.provider} (offline: each example agent's own script)",
         }
+
+    def describe_groups(self) -> dict[str, dict[str, str]]:
+        """Every setting, grouped as `agent-runner config` shows them; never a secret."""
+        claim = self.claim_check
+        store = (
+            f"filesystem at {claim.path}"
+            if claim.storage_type == "filesystem"
+            else f"s3 bucket {claim.bucket or '(none)'} prefix {claim.prefix}"
+            + (f" at {claim.endpoint_url}" if claim.endpoint_url else "")
+        )
+        redis = self.redis
+        return {
+            "runner": {
+                key: value
+                for key, value in self.describe().items()
+                if key not in ("temporal", "task queue", "max concurrency")
+            }
+            | {"data": str(self.data_dir), "logs": f"{self.log_level}, {self.log_format}"},
+            "temporal": {
+                "address": self.temporal.address,
+                "namespace": self.temporal.namespace,
+                "task queue": self.temporal.task_queue,
+                "max concurrency": str(self.temporal.max_concurrency),
+            },
+            "shutdown": {"graceful": f"{self.temporal.graceful_shutdown_s}s (SIGTERM, Ctrl-C)"},
+            "metrics": {
+                "server": f"/metrics and /healthz on {self.metrics_host}:{self.metrics_port}"
+                if self.metrics_port
+                else "off (METRICS_PORT=0)"
+            },
+            "tracing": {"otlp": self.otlp_endpoint or "off (OTEL_EXPORTER_OTLP_ENDPOINT unset)"},
+            "checkpoints": {
+                "store": f"sqlite at {self.data_dir / 'checkpoints.sqlite3'}"
+                if self.mode == "local"
+                else "postgresql (CHECKPOINT_DATABASE_URL, not shown)"
+                if self.checkpoint_database_url is not None
+                else "this worker's memory only"
+            },
+            "redis": {
+                "status stream": "off in local mode"
+                if self.mode == "local"
+                else f"{redis.host}:{redis.port}"
+                if redis is not None
+                else "off (REDIS_HOST unset)"
+            },
+            "claim check": {
+                "enabled": "yes" if claim.enabled else "no",
+                "threshold": f"{claim.threshold_bytes} bytes",
+                "store": store,
+            },
+        }
+
+    def warnings(self) -> list[str]:
+        """What the worker would warn about at start-up with this configuration."""
+        found = []
+        if self.mode == "cloud" and self.checkpoint_database_url is None:
+            found.append(
+                "conversation memory is kept in one worker's memory only: set "
+                "CHECKPOINT_DATABASE_URL so that conversations survive the worker"
+            )
+        if self.mode == "cloud" and self.redis is None:
+            found.append("no real-time status stream: REDIS_HOST is not set")
+        if self.llm.provider == "scripted" and self.mode == "cloud":
+            found.append("the model is scripted (offline): set STIGMER_LLM_PROVIDER for real work")
+        if self.metrics_port and self.metrics_host not in ("127.0.0.1", "localhost", "::1"):
+            found.append(
+                f"/metrics is served on {self.metrics_host}: reachable from other machines"
+            )
+        return found
 
 
 def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:
@@ -319,29 +419,59 @@ def _load(read: _Reader) -> Config:
             == "daytona"
             else "filesystem",
             root_dir=Path(read.text("SANDBOX_ROOT_DIR", "./workspace")).expanduser().resolve(),
+            spool_stream_bytes=MIB * (read.integer("SANDBOX_SPOOL_STREAM_MIB", 64, 0, MIB) or 0),
+            spool_execution_bytes=MIB
+            * (read.integer("SANDBOX_SPOOL_EXECUTION_MIB", 256, 0, MIB) or 0),
+            host_mcp_servers=read.boolean("MCP_ALLOW_HOST_SERVERS", False),
         ),
         daytona=DaytonaConfig(
             api_key=read.secret("DAYTONA_API_KEY"),
             api_url=read.optional("DAYTONA_API_URL"),
             target=read.optional("DAYTONA_TARGET"),
             snapshot_id=read.optional("DAYTONA_DEV_TOOLS_SNAPSHOT_ID"),
-            work_dir=read.text("DAYTONA_WORK_DIR", "/home/daytona"),
+            work_dir=read.optional("DAYTONA_WORK_DIR"),
+            auto_stop_minutes=_int(read.integer("DAYTONA_AUTO_STOP_MINUTES", 15, 0, 525_600)),
+            auto_archive_minutes=_int(
+                read.integer("DAYTONA_AUTO_ARCHIVE_MINUTES", 7 * 24 * 60, 0, 525_600)
+            ),
+            labels=_labels(read, "DAYTONA_SANDBOX_LABELS"),
         ),
         redis=None if local else _load_redis(read),
         llm=_load_llm(read, local),
         log_level=read.choice("LOG_LEVEL", tuple(x.lower() for x in LOG_LEVELS), "info").upper(),
         log_format=read.choice("LOG_FORMAT", ("text", "json"), "text"),
         metrics_port=read.integer("METRICS_PORT", 0 if local else 9464, 0, 65535) or 0,
+        metrics_host=read.text("METRICS_HOST", "127.0.0.1"),
         otlp_endpoint=read.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
         claim_check=_load_claim_check(read, local),
         checkpoint_database_url=read.secret("CHECKPOINT_DATABASE_URL"),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
+        payload_key=_load_payload_key(read),
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:
         read.problem("DAYTONA_API_KEY", None, "required when the sandbox is daytona (SANDBOX_TYPE)")
     if read.problems:
         raise ConfigError(read.problems)
     return config
+
+
+def _int(value: int | None) -> int:
+    assert value is not None  # integer() returns its default, which is given
+    return value
+
+
+def _labels(read: _Reader, name: str) -> dict[str, str]:
+    """`key=value,key=value` into a mapping; a malformed pair is a problem."""
+    labels: dict[str, str] = {}
+    for pair in (read.raw(name) or "").split(","):
+        if not pair.strip():
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            read.problem(name, pair, "comma-separated key=value pairs, e.g. team=ml,env=prod")
+            continue
+        labels[key.strip()] = value.strip()
+    return labels
 
 
 def _checked_address(read: _Reader, address: str) -> str:
@@ -395,6 +525,39 @@ def _load_claim_check(read: _Reader, local: bool) -> ClaimCheckConfig:
         prefix=read.text("BLOB_STORAGE_PREFIX", "agent-runner/claim-check"),
         endpoint_url=read.optional("BLOB_STORAGE_ENDPOINT_URL"),
     )
+
+
+def _load_payload_key(read: _Reader) -> Secret | None:
+    """The payload encryption key, from the variable or its file; checked, never shown."""
+    key = read.secret("TEMPORAL_PAYLOAD_KEY")
+    key_file = read.optional("TEMPORAL_PAYLOAD_KEY_FILE")
+    if key is not None and key_file is not None:
+        read.problems.append(
+            "TEMPORAL_PAYLOAD_KEY and TEMPORAL_PAYLOAD_KEY_FILE are both set: keep one"
+        )
+        return None
+    if key_file is not None:
+        try:
+            key = Secret(Path(key_file).expanduser().read_text(encoding="utf-8").strip())
+        except OSError as err:
+            read.problems.append(
+                f"TEMPORAL_PAYLOAD_KEY_FILE={key_file!r} cannot be read: {err.strerror}"
+            )
+            return None
+    if key is None:
+        return None
+    try:
+        raw = base64.b64decode(key.reveal(), validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) not in (16, 24, 32):
+        source = "TEMPORAL_PAYLOAD_KEY_FILE's content" if key_file else "TEMPORAL_PAYLOAD_KEY"
+        read.problems.append(
+            f"{source} is not valid: expected a base64 AES key of 32 bytes (or 16, 24); "
+            "make one with: openssl rand -base64 32"
+        )
+        return None
+    return key
 
 
 def _load_redis(read: _Reader) -> RedisConfig | None:

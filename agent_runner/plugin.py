@@ -23,7 +23,7 @@ import temporalio.worker
 from temporalio.plugin import SimplePlugin
 
 from agent_runner.activities.inputs import ArgumentCheck
-from agent_runner.claimcheck import claim_check_codec
+from agent_runner.claimcheck import payload_codec
 from agent_runner.config import Config
 from agent_runner.converter import interop_data_converter
 from agent_runner.observability import tracing_interceptors
@@ -32,12 +32,9 @@ PLUGIN_NAME = "agent-runner"
 
 
 def runner_codecs(config: Config) -> temporalio.converter.PayloadCodec | None:
-    """The payload codec chain of `config`, in order: the claim check when it is on.
-
-    The one place codecs are assembled (an encryption codec belongs here too,
-    after the claim check: encrypt what is stored, not the reference).
-    """
-    return claim_check_codec(config)
+    """The payload codec chain of `config`: encryption when `TEMPORAL_PAYLOAD_KEY` is
+    set, then the claim check when it is on (see `claimcheck.payload_codec`)."""
+    return payload_codec(config)
 
 
 def runner_data_converter(config: Config) -> temporalio.converter.DataConverter:

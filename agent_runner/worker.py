@@ -26,12 +26,14 @@ from temporalio.worker import Worker
 
 from agent_runner.activities import RunnerDeps, runner_activities
 from agent_runner.activities.errors import install_one_line_failures
+from agent_runner.activities.thread_lock import open_thread_locks
 from agent_runner.backend import BackendClient
 from agent_runner.claimcheck import BlobStoreError
 from agent_runner.config import Config
 from agent_runner.errors import AgentRunnerError
 from agent_runner.observability import ObservabilityServer, RunnerMetrics
 from agent_runner.plugin import AgentRunnerPlugin
+from agent_runner.private_files import private_file
 from agent_runner.redaction import SecretRegistry, install_log_filter
 from agent_runner.redis_status import StatusStream
 from agent_runner.sandboxes import SandboxManager
@@ -116,10 +118,8 @@ def describe_connect_error(config: Config, error: BaseException) -> str:
 async def open_checkpointer(config: Config) -> AsyncIterator[Checkpointer]:
     """Where conversations are kept, by thread id: SQLite in the data folder in local mode."""
     if config.mode == "local":
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(
-            str(config.data_dir / "checkpoints.sqlite3")
-        ) as saver:
+        database = private_file(config.data_dir / "checkpoints.sqlite3")
+        async with AsyncSqliteSaver.from_conn_string(str(database)) as saver:
             yield saver
     elif config.checkpoint_database_url is not None:
         try:
@@ -155,7 +155,7 @@ async def _observability(
         if not await client.service_client.check_health():
             raise TemporalUnavailable("Temporal reports it is not serving")
 
-    server = ObservabilityServer(metrics, check_temporal, config.metrics_port)
+    server = ObservabilityServer(metrics, check_temporal, config.metrics_port, config.metrics_host)
     await server.start()
     try:
         yield
@@ -218,6 +218,7 @@ async def open_runner_deps(
         _redis(config) as status_stream,
         BackendClient(config.backend) as backend,
         open_checkpointer(config) as saver,
+        open_thread_locks(config) as thread_locks,
         contextlib.aclosing(SandboxManager(config, backend)) as sandboxes,
     ):
         yield RunnerDeps(
@@ -228,6 +229,7 @@ async def open_runner_deps(
             checkpointer=saver,
             metrics=RunnerMetrics(),
             status_stream=status_stream,
+            thread_locks=thread_locks,
         )
 
 
