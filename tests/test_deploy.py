@@ -118,7 +118,8 @@ def test_the_install_steps_give_a_working_worker_command(tmp_path: Path) -> None
         [
             str(python),
             "-c",
-            "import agent_runner.activities.build_agent as b; print(b.DEMO_SCRIPT.is_file())",
+            "import agent_runner.worker, importlib.resources as r;"
+            "print((r.files('agent_runner.proto.agentic.agent.v1') / 'agent.proto').is_file())",
         ],
         cwd=tmp_path,
         capture_output=True,
