@@ -22,16 +22,19 @@ import graphton
 from agent_runner import wire
 from agent_runner.activities.build_agent import build_agent, build_chat_model, subagent_specs
 from agent_runner.activities.deps import RunnerDeps
-from agent_runner.activities.errors import AGENT_FAILED, caller_error
-from agent_runner.activities.heartbeat import Heartbeater
+from agent_runner.activities.errors import caller_error, execution_details, with_details
+from agent_runner.activities.heartbeat import Heartbeater, progress_details
 from agent_runner.activities.inputs import decode_argument
 from agent_runner.activities.mcp_servers import open_mcp_tools
+from agent_runner.activities.provider_retry import describe_agent_failure, watch_provider_retries
 from agent_runner.activities.resolve import ResolvedExecution, resolve_execution, skills_for
 from agent_runner.activities.thread_lock import Holder, ThreadLease
 from agent_runner.backend import BackendUnavailable
 from agent_runner.clock import utc_now
 from agent_runner.environment import ExecutionEnvironment, merge_environment
 from agent_runner.logs import current_execution
+from agent_runner.masking import SecretMasking
+from agent_runner.observability import tool_label
 from agent_runner.redaction import Redactor
 from agent_runner.sandboxes import OpenedSandbox
 from agent_runner.skills import SkillWriter, generate_prompt_section
@@ -79,7 +82,11 @@ class _ExecutionRun:
         self.attempt = temporalio.activity.info().attempt
         """Temporal's attempt number: the fencing token every status push carries."""
         self.redact = Redactor()
-        self.builder = StatusBuilder(redact=self._redact)
+        self.builder = StatusBuilder(
+            redact=self._redact,
+            hold_back=lambda text: self.redact.unfinished_tail(text),
+            secret_in=lambda data: self.redact.found_in(data),
+        )
         self.reporter = StatusReporter(
             self._push, self.builder.snapshot, what=f"execution {self.execution_id}"
         )
@@ -112,13 +119,7 @@ class _ExecutionRun:
             await self.deps.status_stream.publish(self.execution_id, status)
 
     def _progress(self) -> dict[str, Any]:
-        status = self.builder.status
-        return {
-            "execution_id": self.execution_id,
-            "phase": ax.ExecutionPhase.Name(status.phase),
-            "messages": len(status.messages),
-            "tool_calls": len(status.tool_calls),
-        }
+        return progress_details(self.execution_id, self.builder.status)
 
     async def run(self) -> AgentExecutionStatus:
         current_execution.set(self.execution_id)
@@ -153,21 +154,35 @@ class _ExecutionRun:
             )
             sections = await self._write_skills(resolved, self.sandbox)
             model = build_chat_model(
-                self.deps.config.llm, self.execution.spec.execution_config.model_name
+                self.deps.config.llm,
+                self.execution.spec.execution_config.model_name,
+                resolved.agent,
+            )
+            watch_provider_retries(
+                model, self.deps.config.llm, self.builder, self.reporter, self.execution_id
             )
             servers = resolved.agent.spec.mcp_servers
-            async with open_mcp_tools(servers, environment.values) as mcp_tools:
+            sandbox_config = self.deps.config.sandbox
+            async with open_mcp_tools(
+                servers,
+                environment.values,
+                host_servers_allowed=sandbox_config.type == "filesystem"
+                or sandbox_config.host_mcp_servers,
+            ) as mcp_tools:
+                masking = [SecretMasking(self._redact)]
+                tools = [tool for tools in mcp_tools.values() for tool in tools]
                 agent = build_agent(
                     model=model,
                     agent=resolved.agent,
                     skills_section=sections.pop(MAIN_AGENT, ""),
                     sandbox=self.sandbox,
                     checkpointer=self.deps.checkpointer,
-                    subagents=subagent_specs(resolved.agent, sections, mcp_tools),
-                    tools=[tool for tools in mcp_tools.values() for tool in tools],
+                    subagents=subagent_specs(resolved.agent, sections, mcp_tools, masking),
+                    tools=tools,
+                    middleware=masking,
                 )
                 self._start_status(resolved)
-                await self._stream(agent, model)
+                await self._stream(agent, model, {tool.name for tool in tools})
         except asyncio.CancelledError:
             superseded = _superseded_because()
             if superseded is not None:
@@ -178,15 +193,18 @@ class _ExecutionRun:
             raise
         except ApplicationError as err:
             await self._end_failed(err.message)
-            raise
+            raise with_details(err, self._details()) from err.__cause__
         except BackendUnavailable as err:
             # Retryable: the backend is down, so there is no status to push either.
             raise ApplicationError(self.redact(str(err)), type="BackendUnavailable") from None
         except Exception as err:
-            message = describe_agent_error(err, self.deps.config.llm.provider)
-            await self._end_failed(message)
+            failure = describe_agent_failure(err, self.deps.config.llm)
+            await self._end_failed(failure.message)
             raise ApplicationError(
-                self.redact(message), type=AGENT_FAILED, non_retryable=True
+                self.redact(failure.message),
+                self._details(),
+                type=failure.type,
+                non_retryable=True,
             ) from None
         self.builder.complete()
         await self.reporter.finish(self.final_push_deadline)
@@ -250,7 +268,7 @@ class _ExecutionRun:
             )
         self.reporter.changed(urgent=True)
 
-    async def _stream(self, agent: Any, model: Any) -> None:
+    async def _stream(self, agent: Any, model: Any, known_tools: set[str]) -> None:
         config = {"configurable": {"thread_id": self.thread_id}}
         graph_input = await self._input_or_resume(agent, model, config)
         started_at: dict[str, float] = {}
@@ -262,7 +280,8 @@ class _ExecutionRun:
                 started_at[event.call_id] = time.monotonic()
             elif isinstance(event, graphton.ToolFinished):
                 outcome = "failed" if event.failed else "completed"
-                metrics.tool_calls.labels(tool=event.name, outcome=outcome).inc()
+                tool = tool_label(event.name, known_tools)
+                metrics.tool_calls.labels(tool=tool, outcome=outcome).inc()
                 if event.name == "execute" and event.call_id in started_at:
                     metrics.command_seconds.observe(time.monotonic() - started_at[event.call_id])
 
@@ -282,7 +301,8 @@ class _ExecutionRun:
                 "messages": [
                     {
                         "role": "user",
-                        "content": self.execution.spec.message,
+                        # The conversation is checkpointed: a secret never enters it.
+                        "content": self.redact(self.execution.spec.message),
                         "id": self.execution_id,
                     }
                 ]
@@ -302,6 +322,11 @@ class _ExecutionRun:
         return None
 
     # -- endings -------------------------------------------------------------------
+
+    def _details(self) -> dict[str, Any]:
+        return execution_details(
+            self.execution_id, ax.ExecutionPhase.Name(self.builder.status.phase)
+        )
 
     async def _end_failed(self, message: str) -> None:
         log.warning("execution %s: failed: %s", self.execution_id, self.redact(message))
@@ -341,19 +366,3 @@ def _final_push_deadline() -> float:
         else DEFAULT_FINAL_PUSH_WINDOW_S
     )
     return time.monotonic() + max(window, 1.0)
-
-
-def describe_agent_error(error: BaseException, provider: str) -> str:
-    """What went wrong in the agent's run, in words a user can act on."""
-    name = type(error).__name__
-    if "Connection" in name or isinstance(error, ConnectionError):
-        return (
-            f"the model provider {provider!r} could not be reached ({name}: {error}); "
-            "check the provider's URL (STIGMER_LLM_BASE_URL, OLLAMA_BASE_URL) and the network"
-        )
-    if "Authentication" in name or "PermissionDenied" in name:
-        return (
-            f"the model provider {provider!r} refused the API key ({name}); "
-            "check STIGMER_LLM_API_KEY or the provider's own key variable"
-        )
-    return f"{name}: {error}"

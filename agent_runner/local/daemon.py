@@ -2,8 +2,9 @@
 
 Serves every method the runner calls (and the `create`/`subscribe` the local
 CLI uses) from the resources of `manifests.py` and the SQLite store of
-`store.py`. Every call must carry `authorization: Bearer <token>`; the standard
-gRPC health service answers without it so that probes need no secret.
+`store.py`. Every call must carry `authorization: Bearer <token>`, checked on the
+call's metadata before its body is read; the standard gRPC health service
+answers without it so that probes need no secret.
 """
 
 from __future__ import annotations
@@ -79,24 +80,20 @@ class _RequireBearer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # s
 def _refusal(
     handler: grpc.RpcMethodHandler[Any, Any], details: str
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    async def refuse_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    """A handler that refuses the call without reading its request.
+
+    It takes the request as a stream it never reads, with no deserializer, so gRPC
+    neither buffers nor parses the body of an unauthenticated call: what such a caller
+    can make the daemon hold is bounded by HTTP/2 flow control, not by the message
+    size limit.
+    """
+
+    async def refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await _abort(context, grpc.StatusCode.UNAUTHENTICATED, details)
 
-    # grpc.aio accepts a plain coroutine as a server-streaming handler, too.
-    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        await _abort(context, grpc.StatusCode.UNAUTHENTICATED, details)
-
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(
-            refuse_stream,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    return grpc.unary_unary_rpc_method_handler(
-        refuse_unary,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    if handler.unary_stream or handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(refuse)
+    return grpc.stream_unary_rpc_method_handler(refuse)
 
 
 class _Broadcaster:
@@ -308,8 +305,12 @@ class LocalDaemon:
                 *SERVER_KEEPALIVE_OPTIONS,
             ],
         )
-        self._runs = _Runs(catalog, self.store)
-        self._register(_Resources(catalog), self._runs)
+        self._resources, self._runs = _Resources(catalog), _Runs(catalog, self.store)
+        self._register(self._resources, self._runs)
+
+    def replace_catalog(self, catalog: Catalog) -> None:
+        """Serve `catalog` from now on (hot reload); calls in flight keep the one they had."""
+        self.catalog = self._resources.catalog = self._runs.catalog = catalog
 
     @contextlib.contextmanager
     def watch(self, execution_id: str) -> Iterator[asyncio.Queue[AgentExecution]]:

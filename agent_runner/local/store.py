@@ -19,6 +19,7 @@ from pathlib import Path
 
 from agent_runner import wire
 from agent_runner.clock import utc_now
+from agent_runner.private_files import private_file
 from agent_runner.status.phases import FINAL_PHASES
 
 __all__ = [
@@ -131,7 +132,7 @@ class ExecutionSummary:
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # SQLite gives its -wal and -shm files the same mode
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -3,8 +3,10 @@
 What the status holds is CONTRACT.md's "What a good status holds": the user's
 message, one AI message per turn, one tool call per call id with its state,
 the todo list, one subagent execution per `task` call (its own tool calls kept
-out of the parent's list), RFC 3339 UTC times. Every text passes the
-execution's `Redactor`, and every text is capped so the status stays far below
+out of the parent's list), RFC 3339 UTC times. Every string of a snapshot
+(names and argument keys too) passes the execution's redactor in one generic
+pass; streamed text is masked on the accumulated message, holding back the end
+that could still become a secret; and every text is capped so the status stays far below
 Temporal's 2 MB payload limit whatever the agent does (`fit_to_budget`).
 """
 
@@ -19,6 +21,7 @@ from google.protobuf import struct_pb2
 import graphton
 from agent_runner import wire
 from agent_runner.clock import utc_now
+from agent_runner.redaction import redact_message
 from agent_runner.status.closing import close_open, name_subagent
 
 ax = wire.agentexecution
@@ -47,11 +50,24 @@ def cap(text: str, limit: int) -> str:
 class StatusBuilder:
     """Applies events in order; `status` is the current whole status."""
 
-    def __init__(self, redact: Callable[[str], str], clock: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self,
+        redact: Callable[[str], str],
+        clock: Callable[[], str] = utc_now,
+        hold_back: Callable[[str], int] = lambda text: 0,
+        secret_in: Callable[[bytes], bool] = lambda data: True,
+    ) -> None:
+        """`hold_back(text)`: how many characters at the end of `text` could be the start
+        of a secret (`Redactor.unfinished_tail`); they wait for the next delta.
+        `secret_in(serialized)`: whether a snapshot needs the redaction pass at all
+        (`Redactor.found_in`; by default it always gets it)."""
         self.status = ax.AgentExecutionStatus()
         self._redact = redact
+        self._hold_back = hold_back
+        self._secret_in = secret_in
         self._clock = clock
         self._open_ai_message: ax.AgentMessage | None = None
+        self._held_text = ""
         self._tool_calls: dict[str, ax.ToolCall] = {}
         self._subagents: dict[str, ax.SubAgentExecution] = {}
 
@@ -91,10 +107,14 @@ class StatusBuilder:
             return
         match event:
             case graphton.AITextDelta():
+                masked = self._redact(self._held_text + event.text)
+                ready = len(masked) - self._hold_back(masked)
+                self._held_text = masked[ready:]
                 self._ai_message().content = cap(
-                    self._ai_message().content + self._redact(event.text), TEXT_LIMIT
+                    self._ai_message().content + masked[:ready], TEXT_LIMIT
                 )
             case graphton.AIMessageCompleted():
+                self._held_text = ""
                 message = self._ai_message()
                 message.content = self._text(event.text)
                 for call in event.tool_calls:
@@ -214,6 +234,8 @@ class StatusBuilder:
         """A copy of the status that fits the payload budget."""
         copy = ax.AgentExecutionStatus()
         copy.CopyFrom(self.status)
+        if self._secret_in(copy.SerializeToString()):  # cheap, and rarely true
+            redact_message(copy, self._redact)
         fit_to_budget(copy)
         return copy
 
