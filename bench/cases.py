@@ -231,7 +231,7 @@ async def agent_step_overhead(steps: int = 100) -> list[Comparison]:
 
 
 async def durability(steps: int = 100) -> list[Comparison]:
-    count = rounds(6, 1)
+    count = rounds(4, 1)
     root = Path(tempfile.mkdtemp(prefix="bench-durability-"))
 
     def run_with(durability: Durability | None) -> Callable[[], Awaitable[float]]:
@@ -312,7 +312,7 @@ def _staleness(changes: list[float], pushes: list[tuple[float, float]]) -> list[
 
 
 async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Comparison]:
-    count = rounds(6, 1)
+    count = rounds(5, 1)
     data = Path(tempfile.mkdtemp(prefix="bench-status-"))
     catalog = load_catalog(DEFAULT_RESOURCES_DIR, REPO / "skills")
     daemon = LocalDaemon(DaemonSettings("127.0.0.1:0", "bench", data), catalog)
