@@ -33,7 +33,7 @@ from agent_runner.status import StatusBuilder, StatusReporter
 from bench.common import HERE, Comparison, alternate, now, peak_rss_mib_of, rounds
 from bench.growth import memory_per_execution, scaling, startup
 from bench.peer import peer_resume, peer_steps, peer_streaming
-from bench.stats import Target, median_interval, percentile, pooled_percentile
+from bench.stats import Target, median_interval, percentile, pooled_percentile, staleness_ms
 
 ax = wire.agentexecution
 REPO = HERE.parent
@@ -124,8 +124,8 @@ async def huge_output(megabytes: int = 200) -> list[Comparison]:
         alternative="deepagents LocalShellBackend",
         target=Target(64, of="ours", strict=True),
         note="peak RSS of a fresh interpreter running one command, less that of the same "
-        "interpreter with the same imports and no command (measured in the same round); "
-        "ours keeps 1 MiB per stream.",
+        "interpreter with the same imports and no command (measured in the same round; a "
+        "growth at or below zero is shown as 0.1 MiB); ours keeps 1 MiB per stream.",
     )
     duration = Comparison(
         "huge output",
@@ -296,21 +296,6 @@ def _tracked_pushes() -> tuple[list[float], list[tuple[float, float]]]:
     return [], []
 
 
-def _staleness(changes: list[float], pushes: list[tuple[float, float]]) -> list[float]:
-    """How long each change waited: from it to the end of the first push that started after
-    it (that push's snapshot, taken at its start, carried it)."""
-    waits: list[float] = []
-    ordered = sorted(pushes)
-    index = 0
-    for changed in sorted(changes):
-        while index < len(ordered) and ordered[index][0] < changed:
-            index += 1
-        if index == len(ordered):
-            raise RuntimeError("a status change was never pushed")
-        waits.append((ordered[index][1] - changed) * 1000)
-    return waits
-
-
 async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Comparison]:
     count = rounds(5, 1)
     data = Path(tempfile.mkdtemp(prefix="bench-status-"))
@@ -366,7 +351,7 @@ async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Com
         changes.append(time.monotonic())
         reporter.changed(urgent=True)
         await reporter.finish(time.monotonic() + 30)
-        return len(pushes), _staleness(changes, pushes)
+        return len(pushes), staleness_ms(changes, pushes)
 
     async def every_ten_events() -> tuple[int, list[float]]:
         execution_id = await new_execution()
@@ -391,7 +376,7 @@ async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Com
         builder.complete()
         changes.append(time.monotonic())
         await push()
-        return len(pushes), _staleness(changes, pushes)
+        return len(pushes), staleness_ms(changes, pushes)
 
     calls = Comparison(
         "status streaming",

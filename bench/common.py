@@ -251,6 +251,9 @@ def write_results(comparisons: list[Comparison], runs: dict[str, Any]) -> None:
     notes = [f"- **{c.benchmark}** ({c.measure}): {c.note}" for c in comparisons if c.note]
     if notes:
         lines += ["## Notes", "", *notes, ""]
+    findings = HERE / "FINDINGS.md"
+    if findings.exists():  # a person's reading of a run, kept when the table is rewritten
+        lines += [findings.read_text().rstrip(), ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     (HERE / "results.json").write_text(
         json.dumps(

@@ -199,7 +199,13 @@ def _first_token_of_run(data: Path, script: Path) -> float:
         "STIGMER_BACKEND_ENDPOINT": "127.0.0.1:2",
         "LOG_LEVEL": "WARNING",
     }
-    command = [str(Path(sys.executable).parent / "agent-runner"), "run", "hello"]
+    command = [
+        str(Path(sys.executable).parent / "agent-runner"),
+        "run",
+        "--model",
+        f"scripted:{script}",
+        "hello",
+    ]
     start = now()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
