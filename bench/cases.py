@@ -483,7 +483,8 @@ def _make_workspace(root: Path, files: int) -> None:
 
 
 async def search_noise_control() -> list[Comparison]:
-    count, files = rounds(8, 2), rounds(10_000, 2_000)
+    # deepagents' glob stops at 5 s with partial results: kept well under that under load.
+    count, files = rounds(8, 2), rounds(5_000, 2_000)
     root = Path(tempfile.mkdtemp(prefix="bench-search-"))
     _make_workspace(root, files)
     ours = graphton.FilesystemBackend(root)

@@ -215,9 +215,10 @@ def merged(
     previous: list[Comparison], fresh: list[Comparison], order: list[str]
 ) -> list[Comparison]:
     """Every case's rows in `order`: fresh rows for the cases that ran again, the earlier
-    rows for the others."""
+    rows for the others; rows of cases not in `order` are dropped."""
     ran = {c.case for c in fresh}
-    rows = [c for c in previous if c.case not in ran] + fresh
+    # Rows of cases that no longer exist (or of an older results.json without cases) go.
+    rows = [c for c in previous if c.case not in ran and c.case in order] + fresh
     position = {name: n for n, name in enumerate(order)}
     return sorted(rows, key=lambda c: position.get(c.case, len(order)))
 
