@@ -77,6 +77,8 @@ class Fault:
     """None: the connection is reset instead of answered."""
     message: str
     remaining: int
+    after: bool = False
+    """Reset the connection after the request was carried out, instead of before."""
 
 
 @dataclass
@@ -163,9 +165,12 @@ class FakeDaytona:
         """The next `times` requests whose path matches `route` (a regex) answer `status`."""
         self.faults.append(Fault(re.compile(route), method, status, message, times))
 
-    def reset(self, route: str, *, times: int = 1, method: str | None = None) -> None:
-        """The next `times` requests whose path matches `route` lose their connection."""
-        self.faults.append(Fault(re.compile(route), method, None, "", times))
+    def reset(
+        self, route: str, *, times: int = 1, method: str | None = None, after: bool = False
+    ) -> None:
+        """The next `times` requests whose path matches `route` lose their connection,
+        before they are carried out, or `after` (the client cannot tell which)."""
+        self.faults.append(Fault(re.compile(route), method, None, "", times, after))
 
     def stop(self, sandbox_id: str) -> None:
         """Stop the sandbox as auto-stop does: its processes die with it."""
@@ -292,6 +297,8 @@ def build_app(cloud: FakeDaytona) -> web.Application:
                     continue
                 fault.remaining -= 1
                 if fault.status is None:
+                    if fault.after:
+                        await handler(request)
                     assert request.transport is not None
                     request.transport.abort()
                     return web.Response(status=500)  # never sent: the connection is gone

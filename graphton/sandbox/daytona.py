@@ -50,6 +50,7 @@ from daytona import (
     DaytonaTimeoutError,
     FileDownloadRequest,
     FileUpload,
+    ListSandboxesQuery,
     SessionExecuteRequest,
 )
 from deepagents.backends.protocol import (
@@ -82,6 +83,8 @@ COMMANDS_FOLDER = ".agent-runner/commands"
 DEFAULT_AUTO_STOP_MINUTES = 15
 DEFAULT_AUTO_ARCHIVE_MINUTES = 7 * 24 * 60
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+CREATION_LABEL = "agent-runner/creation"
+"""A label unique to one creation, by which a retry finds what an earlier attempt made."""
 
 Result = TypeVar("Result")
 Params = ParamSpec("Params")
@@ -263,18 +266,35 @@ class DaytonaBackend(BaseSandbox):
         return self
 
     async def _create(self) -> AsyncSandbox:
+        """Create the sandbox, retrying passing failures. Each creation carries a label of
+        its own, so that a retry first adopts a sandbox an attempt made before its answer
+        was lost, rather than leave it behind unknown."""
         assert self._client is not None
         client = self._client
+        token = {CREATION_LABEL: uuid.uuid4().hex}
         params = CreateSandboxFromSnapshotParams(
             snapshot=self._snapshot_id,
-            labels=self._labels,
+            labels={**self._labels, **token},
             auto_stop_interval=self._auto_stop_minutes,
             auto_archive_interval=self._auto_archive_minutes,
         )
+        attempts = 0
+
+        async def create_once() -> AsyncSandbox:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                async for earlier in client.list(ListSandboxesQuery(labels=token)):
+                    log.warning(
+                        "Daytona sandbox %s was created by an attempt whose "
+                        "answer was lost: using it",
+                        earlier.id,
+                    )
+                    return earlier
+            return await client.create(params, timeout=START_TIMEOUT_S)
+
         try:
-            sandbox = await self._retrying(
-                "creating a sandbox", lambda: client.create(params, timeout=START_TIMEOUT_S)
-            )
+            sandbox = await self._retrying("creating a sandbox", create_once)
         except DaytonaTimeoutError as err:
             if err.sandbox_id is None:
                 raise

@@ -240,6 +240,17 @@ async def test_create_and_upload_are_retried_through_passing_failures(
     await backend.close()
 
 
+async def test_a_create_whose_answer_is_lost_is_not_made_twice(
+    daytona_cloud: FakeDaytona,
+) -> None:
+    daytona_cloud.reset("^/sandbox$", method="POST", after=True)
+    backend = graphton.DaytonaBackend(api_key=API_KEY, api_url=daytona_cloud.url, retry=QUICK)
+    await backend.start()
+    [only] = daytona_cloud.live()
+    assert backend.id == only.id and backend.created
+    await backend.close()
+
+
 async def test_a_create_that_outlasts_its_wait_is_kept_and_waited_on(
     daytona_cloud: FakeDaytona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
