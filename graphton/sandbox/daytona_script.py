@@ -104,3 +104,23 @@ def read_output(stdout: str, stderr: str, marker: str) -> CommandOutput:
     if at >= 0:
         err_text = stderr[:at]
     return CommandOutput(out_text, err_text, out_size, err_size)
+
+
+# Stops a process, kills its descendants (found while it cannot fork more), then it.
+_KILL_TREE = """kill_tree() {
+  kill -STOP "$1" 2>/dev/null || return 0
+  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kill_tree "$child"; done
+  kill -KILL "$1" 2>/dev/null
+}"""
+
+
+def kill_script(pid_files: list[str]) -> str:
+    """A command that kills, with everything it started, each process whose pid is in one
+    of `pid_files`, and removes the files."""
+    files = " ".join(shlex.quote(f) for f in pid_files)
+    body = (
+        f"{_KILL_TREE}\nfor f in {files}; do\n"
+        '  if [ -f "$f" ]; then pid=$(cat "$f"); [ -n "$pid" ] && kill_tree "$pid"; fi\n'
+        '  rm -f "$f"\ndone\ntrue'
+    )
+    return f"sh -c {shlex.quote(body)}"

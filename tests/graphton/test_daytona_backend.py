@@ -16,7 +16,7 @@ from daytona import AsyncDaytona, DaytonaConfig
 import graphton
 from agent_runner import wire
 from agent_runner.skills import ResolvedSkill, SkillWriter
-from graphton.sandbox.daytona import RetryPolicy, SandboxGone, SandboxUnavailable
+from graphton.sandbox.daytona_errors import RetryPolicy, SandboxGone, SandboxUnavailable
 from tests.conftest import REPO_ROOT
 from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 from tests.helpers import async_wait_until, process_gone
@@ -252,13 +252,12 @@ async def test_a_create_whose_answer_is_lost_is_not_made_twice(
 
 
 async def test_a_create_that_outlasts_its_wait_is_kept_and_waited_on(
-    daytona_cloud: FakeDaytona, monkeypatch: pytest.MonkeyPatch
+    daytona_cloud: FakeDaytona,
 ) -> None:
-    import graphton.sandbox.daytona as module
-
-    monkeypatch.setattr(module, "START_TIMEOUT_S", 1.0)
     daytona_cloud.create_polls = 10**9  # a snapshot that is still being pulled
-    backend = graphton.DaytonaBackend(api_key=API_KEY, api_url=daytona_cloud.url, retry=QUICK)
+    backend = graphton.DaytonaBackend(
+        api_key=API_KEY, api_url=daytona_cloud.url, retry=QUICK, start_timeout_s=1.0
+    )
     started = asyncio.create_task(backend.start())
     await async_wait_until(
         lambda: len(daytona_cloud.sandboxes) == 1, within=30, what="the sandbox to be created"
