@@ -69,6 +69,7 @@ from graphton.sandbox.daytona_script import (
     ENV_NAME,
     FAILED_TO_RUN_EXIT_CODE,
     CommandFiles,
+    CommandOutput,
     command_script,
     kill_script,
     read_output,
@@ -164,6 +165,8 @@ class DaytonaBackend(BaseSandbox):
         self._start_timeout_s = start_timeout_s
         self._sandbox: AsyncSandbox | None = None
         self._home = LoopHome(self._forget_client)
+        self._endings: set[asyncio.Future[None]] = set()
+        """Deletions of finished commands' sessions still under way."""
         self._running: set[str] = set()
         """The pid files of commands under way (each names the shell that runs one)."""
         self.created = False
@@ -326,6 +329,8 @@ class DaytonaBackend(BaseSandbox):
     @_on_own_loop
     async def close(self) -> None:
         """Release the SDK client if this backend made it; the sandbox itself stays."""
+        if self._endings:
+            await asyncio.wait(set(self._endings), timeout=KILL_TIMEOUT_S)
         if self._owns_client and self._client is not None:
             await self._client.close()
             self._client = None
@@ -458,51 +463,50 @@ class DaytonaBackend(BaseSandbox):
                 lambda s: s.process.execute_session_command(session_id, request),
                 safe=False,
             )
-            command_id = str(response.cmd_id)
             try:
-                exit_code, timed_out = await self._wait_for(session_id, command_id, files, limit)
+                output, timed_out = await self._wait_for(
+                    session_id, str(response.cmd_id), files, limit
+                )
             except asyncio.CancelledError:
                 await self._kill_commands({files.pid})
                 raise
+        finally:
+            # The daemon ends what is left of the session; nobody waits for that.
+            ending = asyncio.ensure_future(self._end_session(session_id))
+            self._endings.add(ending)
+            ending.add_done_callback(self._endings.discard)
+        return self._result(output, timed_out, files, limit, time.monotonic() - started)
+
+    async def _wait_for(
+        self, session_id: str, command_id: str, files: CommandFiles, limit: int
+    ) -> tuple[CommandOutput, bool]:
+        """Read the command's log until its script reports the end; past `limit` seconds,
+        kill the command and wait for the script's report. What it printed, and whether
+        it timed out."""
+        deadline = time.monotonic() + limit if limit else None
+        given_up_at: float | None = None
+        pause = 0.02
+        while True:
             logs = await self._toolbox(
                 "reading the command's output",
                 lambda s: s.process.get_session_command_logs(session_id, command_id),
             )
-        finally:
-            await self._end_session(session_id)
-        return self._result(
-            logs, exit_code, timed_out, files, limit, duration_s=time.monotonic() - started
-        )
-
-    async def _wait_for(
-        self, session_id: str, command_id: str, files: CommandFiles, limit: int
-    ) -> tuple[int | None, bool]:
-        """Poll the command until it ends; past `limit` seconds, kill it and wait for the
-        script to report. Its exit code (None if it never came), and whether it timed out."""
-        deadline = time.monotonic() + limit if limit else None
-        given_up_at: float | None = None
-        pause = 0.05
-        while True:
-            status = await self._toolbox(
-                "checking on the command",
-                lambda s: s.process.get_session_command(session_id, command_id),
-            )
-            if status.exit_code is not None:
-                return int(status.exit_code), given_up_at is not None
+            output = read_output(logs.stdout or "", logs.stderr or "", files.marker)
+            if output.complete:
+                return output, given_up_at is not None
             now = time.monotonic()
             if deadline is not None and given_up_at is None and now >= deadline:
                 await self._kill_commands({files.pid})
                 given_up_at = now
             if given_up_at is not None and now - given_up_at > KILL_TIMEOUT_S:
-                return None, True
+                return output, True
             wait = pause if deadline is None or given_up_at else min(pause, deadline - now)
             await asyncio.sleep(max(wait, 0.01))
             pause = min(pause * 1.5, POLL_MAX_S)
 
     def _result(
         self,
-        logs: Any,
-        exit_code: int | None,
+        output: CommandOutput,
         timed_out: bool,
         files: CommandFiles,
         limit: int,
@@ -510,7 +514,6 @@ class DaytonaBackend(BaseSandbox):
     ) -> ExecutionResult:
         """What the command printed (as it printed it), its exit code, and notes: where
         the whole of a long output is kept, that it timed out or never reported."""
-        output = read_output(logs.stdout or "", logs.stderr or "", files.marker)
         notes = [
             f"[{size - self._max_output_bytes} more bytes of {stream} not shown: "
             f"the whole {stream} is kept in {path}]"
@@ -520,6 +523,7 @@ class DaytonaBackend(BaseSandbox):
             )
             if size is not None and size > self._max_output_bytes
         ]
+        exit_code = output.exit_code
         if timed_out:
             notes.append(f"[killed after {limit}s: the command timed out]")
             exit_code = TIMEOUT_EXIT_CODE
