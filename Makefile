@@ -52,7 +52,12 @@ chaos: $(VENV)/.installed-dev  # the reliability tests alone (make test runs the
 proto: $(VENV)/.installed-dev
 	$(PY) -m agent_runner.proto.codegen
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# BENCH_QUICK=1 make bench: few rounds, wide intervals (a check that every case runs).
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench
 
 clean:

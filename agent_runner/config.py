@@ -9,6 +9,8 @@ can show them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from typing import Final, Literal, cast
 
 from agent_runner.errors import ConfigError
 from agent_runner.secrets import MASK, Secret
+from agent_runner.temporal_connection import TemporalConnection, load_temporal_connection
 
 Mode = Literal["local", "cloud"]
 SandboxType = Literal["filesystem", "daytona"]
@@ -25,6 +28,7 @@ Provider = Literal["anthropic", "openai", "ollama", "scripted"]
 MODES: Final = ("local", "cloud")
 DEPLOYMENT_ENVS: Final = ("development", "staging", "production")
 SANDBOX_TYPES: Final = ("filesystem", "daytona")
+MIB: Final = 1024 * 1024
 PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -44,6 +48,12 @@ DEFAULT_MODELS: Final[Mapping[str, str]] = {
     "scripted": "",
 }
 
+LIVE_MODEL_HINT: Final = (
+    "export ANTHROPIC_API_KEY=... (or OPENAI_API_KEY, or STIGMER_LLM_PROVIDER=ollama with "
+    "STIGMER_LLM_MODEL), or pass --model provider:name"
+)
+"""How to choose a live model, said wherever one is needed and none is set."""
+
 # Variables whose values are masked in every error message.
 SECRET_VARIABLES: Final = frozenset(
     {
@@ -54,6 +64,9 @@ SECRET_VARIABLES: Final = frozenset(
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
         "CHECKPOINT_DATABASE_URL",
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_TLS_CLIENT_KEY_DATA",
+        "TEMPORAL_PAYLOAD_KEY",
     }
 )
 
@@ -69,6 +82,8 @@ class TemporalConfig:
     """Activities run at once by one worker."""
     graceful_shutdown_s: int = 30
     """After SIGTERM, how long running executions may finish before they are cancelled."""
+    connection: TemporalConnection | None = None
+    """TLS, API key and profile (Temporal's client configuration); None: plaintext."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,13 @@ class SandboxConfig:
     type: SandboxType
     root_dir: Path
     """Absolute sandbox root of the filesystem sandbox."""
+    spool_stream_bytes: int = 64 * 1024 * 1024
+    """Most bytes of one output stream of one command kept on disk (`SANDBOX_SPOOL_STREAM_MIB`)."""
+    spool_execution_bytes: int = 256 * 1024 * 1024
+    """Most bytes of output kept on disk for one execution (`SANDBOX_SPOOL_EXECUTION_MIB`)."""
+    host_mcp_servers: bool = False
+    """`MCP_ALLOW_HOST_SERVERS`: run stdio and docker MCP servers on the worker's host even
+    with Daytona sandboxes (with filesystem sandboxes everything runs on the host anyway)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +159,10 @@ class LLMConfig:
     ollama_base_url: str | None
     max_tokens: int | None
     temperature: float | None
+    max_retries: int = 6
+    """Retries of a busy provider (429, 529, 5xx, resets) inside one execution."""
+    retry_delay_s: float = 2.0
+    """First wait between retries, doubled each time (a `retry-after` answer wins)."""
 
     @property
     def spec(self) -> str:
@@ -161,6 +187,8 @@ class Config:
     """text | json (one JSON object per line, for log pipelines)."""
     metrics_port: int
     """Port of /metrics and /healthz; 0 serves neither."""
+    metrics_host: str
+    """Interface of /metrics and /healthz: loopback unless METRICS_HOST says otherwise."""
     otlp_endpoint: str | None
     """OpenTelemetry collector (OTLP over HTTP) for traces; None traces nothing."""
     claim_check: ClaimCheckConfig
@@ -168,6 +196,9 @@ class Config:
     """PostgreSQL for conversation checkpoints in cloud mode (`CHECKPOINT_DATABASE_URL`)."""
     data_dir: Path
     """Where local state lives (daemon database, checkpoints)."""
+    payload_key: Secret | None = None
+    """AES key (base64) that encrypts every Temporal payload (`TEMPORAL_PAYLOAD_KEY`, or
+    the file `TEMPORAL_PAYLOAD_KEY_FILE`); None sends payloads as they are."""
 
     @classmethod
     def load_from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -180,6 +211,7 @@ class Config:
             "mode": self.mode,
             "env": self.env,
             "temporal": f"{self.temporal.address} (namespace {self.temporal.namespace})",
+            **_describe_connection(self.temporal.connection),
             "task queue": self.temporal.task_queue,
             "max concurrency": str(self.temporal.max_concurrency),
             "backend": f"{self.backend.endpoint} ({'tls' if self.backend.tls else 'plaintext'})",
@@ -188,8 +220,88 @@ class Config:
                 if self.sandbox.type == "filesystem"
                 else f"daytona ({self.daytona.api_url or 'default API URL'})"
             ),
-            "model": self.llm.spec if self.llm.model else f"{self.llm.provider} (demo script)",
+            "model": self.llm.spec
+            if self.llm.model
+            else f"{self.llm.provider} (offline: each example agent's own script)",
         }
+
+    def describe_groups(self) -> dict[str, dict[str, str]]:
+        """Every setting, grouped as `agent-runner config` shows them; never a secret."""
+        claim = self.claim_check
+        store = (
+            f"filesystem at {claim.path}"
+            if claim.storage_type == "filesystem"
+            else f"s3 bucket {claim.bucket or '(none)'} prefix {claim.prefix}"
+            + (f" at {claim.endpoint_url}" if claim.endpoint_url else "")
+        )
+        redis = self.redis
+        return {
+            "runner": {
+                key: value
+                for key, value in self.describe().items()
+                if key not in ("temporal", "task queue", "max concurrency")
+            }
+            | {"data": str(self.data_dir), "logs": f"{self.log_level}, {self.log_format}"},
+            "temporal": {
+                "address": self.temporal.address,
+                "namespace": self.temporal.namespace,
+                "task queue": self.temporal.task_queue,
+                "max concurrency": str(self.temporal.max_concurrency),
+            },
+            "shutdown": {"graceful": f"{self.temporal.graceful_shutdown_s}s (SIGTERM, Ctrl-C)"},
+            "metrics": {
+                "server": f"/metrics and /healthz on {self.metrics_host}:{self.metrics_port}"
+                if self.metrics_port
+                else "off (METRICS_PORT=0)"
+            },
+            "tracing": {"otlp": self.otlp_endpoint or "off (OTEL_EXPORTER_OTLP_ENDPOINT unset)"},
+            "checkpoints": {
+                "store": f"sqlite at {self.data_dir / 'checkpoints.sqlite3'}"
+                if self.mode == "local"
+                else "postgresql (CHECKPOINT_DATABASE_URL, not shown)"
+                if self.checkpoint_database_url is not None
+                else "this worker's memory only"
+            },
+            "redis": {
+                "status stream": "off in local mode"
+                if self.mode == "local"
+                else f"{redis.host}:{redis.port}"
+                if redis is not None
+                else "off (REDIS_HOST unset)"
+            },
+            "claim check": {
+                "enabled": "yes" if claim.enabled else "no",
+                "threshold": f"{claim.threshold_bytes} bytes",
+                "store": store,
+            },
+        }
+
+    def warnings(self) -> list[str]:
+        """What the worker would warn about at start-up with this configuration."""
+        found = []
+        if self.mode == "cloud" and self.checkpoint_database_url is None:
+            found.append(
+                "conversation memory is kept in one worker's memory only: set "
+                "CHECKPOINT_DATABASE_URL so that conversations survive the worker"
+            )
+        if self.mode == "cloud" and self.redis is None:
+            found.append("no real-time status stream: REDIS_HOST is not set")
+        if self.llm.provider == "scripted" and self.mode == "cloud":
+            found.append("the model is scripted (offline): set STIGMER_LLM_PROVIDER for real work")
+        if self.metrics_port and self.metrics_host not in ("127.0.0.1", "localhost", "::1"):
+            found.append(
+                f"/metrics is served on {self.metrics_host}: reachable from other machines"
+            )
+        return found
+
+
+def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:
+    if connection is None:
+        return {}
+    shown = {"temporal tls": connection.describe_tls(), "temporal auth": connection.describe_auth()}
+    if connection.profile:
+        shown["temporal profile"] = connection.profile
+    return shown
 
 
 class _Reader:
@@ -286,17 +398,19 @@ def _port_of(address: str) -> int | None:
 def _load(read: _Reader) -> Config:
     mode: Mode = "local" if read.choice("MODE", MODES, "cloud") == "local" else "cloud"
     local = mode == "local"
+    connection = load_temporal_connection(read.environ, read.problems)
     config = Config(
         mode=mode,
         env=read.choice("ENV", DEPLOYMENT_ENVS, "development" if local else "production"),
         temporal=TemporalConfig(
-            address=read.address("TEMPORAL_SERVICE_ADDRESS", "localhost:7233"),
-            namespace=read.text("TEMPORAL_NAMESPACE", "default"),
+            address=_checked_address(read, connection.address),
+            namespace=connection.namespace,
             task_queue=read.text(
                 "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE", "agent_execution_runner"
             ),
             max_concurrency=read.integer("TEMPORAL_MAX_CONCURRENCY", 10, 1, 1000) or 10,
             graceful_shutdown_s=read.integer("WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30, 0, 3600) or 0,
+            connection=connection,
         ),
         backend=_load_backend(read, local),
         sandbox=SandboxConfig(
@@ -305,6 +419,10 @@ def _load(read: _Reader) -> Config:
             == "daytona"
             else "filesystem",
             root_dir=Path(read.text("SANDBOX_ROOT_DIR", "./workspace")).expanduser().resolve(),
+            spool_stream_bytes=MIB * (read.integer("SANDBOX_SPOOL_STREAM_MIB", 64, 0, MIB) or 0),
+            spool_execution_bytes=MIB
+            * (read.integer("SANDBOX_SPOOL_EXECUTION_MIB", 256, 0, MIB) or 0),
+            host_mcp_servers=read.boolean("MCP_ALLOW_HOST_SERVERS", False),
         ),
         daytona=DaytonaConfig(
             api_key=read.secret("DAYTONA_API_KEY"),
@@ -323,10 +441,12 @@ def _load(read: _Reader) -> Config:
         log_level=read.choice("LOG_LEVEL", tuple(x.lower() for x in LOG_LEVELS), "info").upper(),
         log_format=read.choice("LOG_FORMAT", ("text", "json"), "text"),
         metrics_port=read.integer("METRICS_PORT", 0 if local else 9464, 0, 65535) or 0,
+        metrics_host=read.text("METRICS_HOST", "127.0.0.1"),
         otlp_endpoint=read.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
         claim_check=_load_claim_check(read, local),
         checkpoint_database_url=read.secret("CHECKPOINT_DATABASE_URL"),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
+        payload_key=_load_payload_key(read),
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:
         read.problem("DAYTONA_API_KEY", None, "required when the sandbox is daytona (SANDBOX_TYPE)")
@@ -352,6 +472,13 @@ def _labels(read: _Reader, name: str) -> dict[str, str]:
             continue
         labels[key.strip()] = value.strip()
     return labels
+
+
+def _checked_address(read: _Reader, address: str) -> str:
+    if _port_of(address) is None:
+        name = "TEMPORAL_ADDRESS" if read.raw("TEMPORAL_ADDRESS") else "TEMPORAL_SERVICE_ADDRESS"
+        read.problem(name, address, "host:port with a port from 1 to 65535")
+    return address
 
 
 def _load_backend(read: _Reader, local: bool) -> BackendConfig:
@@ -400,6 +527,39 @@ def _load_claim_check(read: _Reader, local: bool) -> ClaimCheckConfig:
     )
 
 
+def _load_payload_key(read: _Reader) -> Secret | None:
+    """The payload encryption key, from the variable or its file; checked, never shown."""
+    key = read.secret("TEMPORAL_PAYLOAD_KEY")
+    key_file = read.optional("TEMPORAL_PAYLOAD_KEY_FILE")
+    if key is not None and key_file is not None:
+        read.problems.append(
+            "TEMPORAL_PAYLOAD_KEY and TEMPORAL_PAYLOAD_KEY_FILE are both set: keep one"
+        )
+        return None
+    if key_file is not None:
+        try:
+            key = Secret(Path(key_file).expanduser().read_text(encoding="utf-8").strip())
+        except OSError as err:
+            read.problems.append(
+                f"TEMPORAL_PAYLOAD_KEY_FILE={key_file!r} cannot be read: {err.strerror}"
+            )
+            return None
+    if key is None:
+        return None
+    try:
+        raw = base64.b64decode(key.reveal(), validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) not in (16, 24, 32):
+        source = "TEMPORAL_PAYLOAD_KEY_FILE's content" if key_file else "TEMPORAL_PAYLOAD_KEY"
+        read.problems.append(
+            f"{source} is not valid: expected a base64 AES key of 32 bytes (or 16, 24); "
+            "make one with: openssl rand -base64 32"
+        )
+        return None
+    return key
+
+
 def _load_redis(read: _Reader) -> RedisConfig | None:
     host = read.optional("REDIS_HOST")
     port = read.integer("REDIS_PORT", 6379, 1, 65535) or 6379
@@ -438,4 +598,6 @@ def _load_llm(read: _Reader, local: bool) -> LLMConfig:
         ollama_base_url=read.optional("OLLAMA_BASE_URL"),
         max_tokens=read.integer("STIGMER_LLM_MAX_TOKENS", None, 1, 1_000_000),
         temperature=read.decimal("STIGMER_LLM_TEMPERATURE", 0.0, 2.0),
+        max_retries=read.integer("STIGMER_LLM_MAX_RETRIES", 6, 0, 20) or 0,
+        retry_delay_s=read.decimal("STIGMER_LLM_RETRY_DELAY_SECONDS", 0.01, 60.0) or 2.0,
     )

@@ -86,7 +86,11 @@ class SandboxManager:
         sandbox = self._config.sandbox
         if sandbox.type == "filesystem":
             backend = graphton.FilesystemBackend(
-                sandbox.root_dir, env=environment, output_filter=redact
+                sandbox.root_dir,
+                env=environment,
+                output_filter=redact,
+                spool_stream_bytes=sandbox.spool_stream_bytes,
+                spool_total_bytes=sandbox.spool_execution_bytes,
             )
             return OpenedSandbox(backend=backend, mode="filesystem", root_dir=str(sandbox.root_dir))
         return OpenedSandbox(

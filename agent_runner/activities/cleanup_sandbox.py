@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 
 import temporalio.activity
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 import graphton
 from agent_runner.activities.deps import RunnerDeps
+from agent_runner.activities.inputs import decode_argument
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,10 @@ class CleanupSandbox:
         self._deps = deps
 
     @temporalio.activity.defn(name="CleanupSandbox")
-    async def cleanup_sandbox(self, sandbox_id: str) -> None:
+    async def cleanup_sandbox(self, sandbox_id: RawValue) -> None:
+        await self._cleanup(decode_argument(sandbox_id, str, "sandbox_id"))
+
+    async def _cleanup(self, sandbox_id: str) -> None:
         try:
             deleted = await self._deps.sandboxes.delete(sandbox_id)
         except graphton.SandboxError as err:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import getpass
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,13 +23,16 @@ from agent_runner.errors import AgentRunnerError, ConfigError
 from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import Catalog
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
-from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
+from agent_runner.private_files import private_folder
 from agent_runner.secrets import Secret
 from agent_runner.worker import run_worker
+from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE
 
 log = logging.getLogger(__name__)
 
 WORKER_READY_TIMEOUT_S = 60.0
+STACK_INFO_FILE = "up.json"
+"""In the data folder while `up` runs: what the running stack uses, for `run` to show."""
 
 
 class StackError(AgentRunnerError):
@@ -84,6 +89,78 @@ def ensure_provider_key(
     return dataclasses.replace(config, llm=dataclasses.replace(llm, api_key=Secret(key)))
 
 
+@dataclass(frozen=True)
+class StackInfo:
+    """What a running `up` serves and with which model: never a secret, only names."""
+
+    pid: int
+    model: str
+    """`provider:model`, or `scripted` (offline: each example agent plays its own script)."""
+    keys: tuple[str, ...]
+    """Providers the stack has a key for (`anthropic`, `openai`): names, never values."""
+    resources_dir: str
+    skills_dir: str
+    workspace: str
+    temporal: str
+    namespace: str
+    web_ui: str | None
+
+    @classmethod
+    def of(cls, stack: LocalStack) -> StackInfo:
+        llm = stack.config.llm
+        server = stack.temporal_server
+        return cls(
+            pid=os.getpid(),
+            model="scripted" if llm.provider == "scripted" and not llm.model else llm.spec,
+            keys=tuple(
+                provider
+                for provider, variable in PROVIDER_KEY_VARIABLES.items()
+                if os.environ.get(variable) or (provider == llm.provider and llm.api_key)
+            ),
+            resources_dir=str(stack.resources_dir.resolve()) if stack.resources_dir else "",
+            skills_dir=str(stack.skills_dir.resolve()) if stack.skills_dir else "",
+            workspace=str(stack.workspace),
+            temporal=stack.config.temporal.address,
+            namespace=stack.config.temporal.namespace,
+            web_ui=server.ui_url if server is not None else None,
+        )
+
+    def write(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / STACK_INFO_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=2))
+
+    @classmethod
+    def read(cls, data_dir: Path) -> StackInfo | None:
+        """The running stack's info; None when no `up` wrote one or it has ended."""
+        try:
+            raw = json.loads((data_dir / STACK_INFO_FILE).read_text())
+            info = cls(**{**raw, "keys": tuple(raw.get("keys", ()))})
+        except (OSError, ValueError, TypeError):
+            return None
+        return info if _process_alive(info.pid) else None
+
+    @staticmethod
+    def remove(data_dir: Path) -> None:
+        (data_dir / STACK_INFO_FILE).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def execution_link(web_ui: str | None, namespace: str, workflow: str) -> str | None:
+    """The execution's workflow in the Temporal web UI."""
+    if not web_ui:
+        return None
+    return f"{web_ui.rstrip('/')}/namespaces/{namespace}/workflows/{workflow}"
+
+
 @dataclass
 class LocalStack:
     config: Config
@@ -91,6 +168,8 @@ class LocalStack:
     ephemeral: bool = False
     announce: bool = True
     """Print the worker's banner (not for `run`, whose output is the execution)."""
+    resources_dir: Path | None = None
+    skills_dir: Path | None = None
     temporal_server: TemporalDevServer | None = None
     daemon: LocalDaemon | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -118,7 +197,7 @@ class LocalStack:
             log.info("using the Temporal server already at %s", self.config.temporal.address)
             return
         data = self.config.data_dir
-        (data / "logs").mkdir(parents=True, exist_ok=True)
+        private_folder(private_folder(data) / "logs")
         server = TemporalDevServer(
             port=port,
             ui_port=None if self.ephemeral else port + 1000,
@@ -205,9 +284,10 @@ class LocalStack:
             f"  workspace  {self.workspace}",
             f"  data       {self.config.data_dir}",
         ]
-        if llm.provider == "scripted":
+        if llm.provider == "scripted" and not llm.model:
             lines += [
-                "  model      scripted (offline, plays a script; no API key in use)",
+                "  model      scripted (offline: each example agent plays its own script; "
+                "no API key in use)",
                 "             for a live model: export ANTHROPIC_API_KEY=... "
                 "(or OPENAI_API_KEY, or STIGMER_LLM_PROVIDER=ollama)",
             ]
@@ -215,6 +295,10 @@ class LocalStack:
             lines.append(f"  model      {llm.spec}")
         agents = sorted(agent.metadata.slug for agent in self.catalog.agents.values())
         lines.append(f"  agents     {', '.join(agents)}")
+        if self.resources_dir is not None:
+            lines.append(f"  resources  {self.resources_dir}")
+        if self.skills_dir is not None:
+            lines.append(f"  skills     {self.skills_dir} ({len(self.catalog.skills)} skills)")
         return "\n".join(lines)
 
 

@@ -536,12 +536,14 @@ async def test_skill_writer_uploads_skills_in_one_batch(
     writer = SkillWriter(sandbox=sandbox, mode="daytona")
     paths = await writer.write_skills([resolved])
     root = Path(sandbox.root_dir)
-    assert paths == {"repo-stats": f"{root}/skills/repo-stats/SKILL.md"}
-    script = root / "skills" / "repo-stats" / "scripts" / "stats.py"
+    assert paths == {"repo-stats": f"{root}/.agent-runner/skills/repo-stats/SKILL.md"}
+    script = root / ".agent-runner" / "skills" / "repo-stats" / "scripts" / "stats.py"
     assert script.stat().st_mode & stat.S_IXUSR
     uploads = [p for _, p in daytona_cloud.requests if p.endswith("/files/bulk-upload")]
     assert len(uploads) == 1
-    run = await sandbox.aexecute("python3 skills/repo-stats/scripts/stats.py skills")
+    run = await sandbox.aexecute(
+        "python3 .agent-runner/skills/repo-stats/scripts/stats.py .agent-runner/skills"
+    )
     assert run.exit_code == 0 and "| Python | 1 |" in run.stdout
 
 

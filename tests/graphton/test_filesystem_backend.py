@@ -87,15 +87,15 @@ async def test_huge_output_keeps_the_exact_head_and_the_whole_output_in_a_file(
     root: Path,
 ) -> None:
     backend = FilesystemBackend(root, max_output_bytes=1000)
-    result = await backend.aexecute("yes abcdefgh | head -c 200000000")
+    result = await backend.aexecute("yes abcdefgh | head -c 20000000")
     assert result.exit_code == 0
-    assert result.truncated
+    assert not result.truncated  # nothing was dropped: all of it is on disk
     note, head = result.stdout.split("\n", 1)
     assert head == ("abcdefgh\n" * 112)[:1000]
-    assert note.startswith("[output too long: the first 1000 of 200000000 bytes follow")
+    assert note.startswith("[output too long: the first 1000 of 20000000 bytes follow")
     virtual = note.rsplit("the whole output is in ", 1)[1].rstrip("]")
     kept = root / virtual.lstrip("/")
-    assert kept.stat().st_size == 200_000_000
+    assert kept.stat().st_size == 20_000_000
     with kept.open("rb") as handle:
         assert handle.read(18) == b"abcdefgh\nabcdefgh\n"
 
@@ -103,9 +103,14 @@ async def test_huge_output_keeps_the_exact_head_and_the_whole_output_in_a_file(
 async def test_huge_output_without_keeping_counts_what_it_drops(root: Path) -> None:
     backend = FilesystemBackend(root, max_output_bytes=1000, keep_full_output=False)
     result = await backend.aexecute("yes abcdefgh | head -c 2000000")
-    assert result.stdout[:1000] == ("abcdefgh\n" * 112)[:1000]
-    assert result.stdout.endswith("[... 1999000 more bytes not kept]")
-    assert not (root / ".agent-runner").exists()
+    note, head = result.stdout.split("\n", 1)
+    assert head == ("abcdefgh\n" * 112)[:1000]
+    assert note == (
+        "[output too long: the first 1000 of 2000000 bytes follow; "
+        "the other 1999000 bytes were not kept]"
+    )
+    assert result.truncated
+    assert not (root / ".agent-runner" / "outputs").exists()
 
 
 async def test_non_utf8_output_is_decoded_with_replacement(backend: FilesystemBackend) -> None:
@@ -184,8 +189,9 @@ def test_the_roots_own_host_path_is_accepted(backend: FilesystemBackend, root: P
 def test_dot_dot_is_refused_by_every_operation(backend: FilesystemBackend, path: str) -> None:
     assert "'..' is not allowed" in (backend.read(path).error or "")
     assert "'..' is not allowed" in (backend.write(path, "x").error or "")
-    assert backend.upload_files([(path, b"x")])[0].error == "permission_denied"
-    assert backend.download_files([path])[0].error == "permission_denied"
+    # the protocol's code for a path that names no place in the sandbox
+    assert backend.upload_files([(path, b"x")])[0].error == "invalid_path"
+    assert backend.download_files([path])[0].error == "invalid_path"
     assert not (backend.root_dir.parent / "outside.txt").exists()
 
 
@@ -218,3 +224,66 @@ def test_root_is_created_when_missing(tmp_path: Path) -> None:
     backend = FilesystemBackend(tmp_path / "a" / "b")
     assert backend.root_dir.is_dir()
     assert backend.id == f"local:{backend.root_dir}"
+
+
+def test_an_answer_uses_the_form_of_its_question(backend: FilesystemBackend, root: Path) -> None:
+    backend.write("/notes/a.md", "alpha\n")
+    virtual = backend.ls("/notes").entries or []
+    host = backend.ls(f"{root}/notes").entries or []
+    assert [e["path"] for e in virtual] == ["/notes/a.md"]
+    assert [e["path"] for e in host] == [f"{root}/notes/a.md"]
+    assert [m["path"] for m in backend.glob("*.md", path=f"{root}/notes").matches or []] == [
+        f"{root}/notes/a.md"
+    ]
+    assert [m["path"] for m in backend.grep("alpha", path=str(root)).matches or []] == [
+        f"{root}/notes/a.md"
+    ]
+    assert [m["path"] for m in backend.grep("alpha").matches or []] == ["/notes/a.md"]
+
+
+async def test_the_runners_folder_is_hidden_from_listings_but_readable_by_path(
+    root: Path,
+) -> None:
+    backend = FilesystemBackend(root, max_output_bytes=10)
+    result = await backend.aexecute("seq 1 1000")
+    virtual = result.stdout.split("the whole output is in ", 1)[1].split("]", 1)[0]
+    backend.write("/visible.txt", "1000\n")
+    assert [e["path"] for e in backend.ls("/").entries or []] == ["/visible.txt"]
+    assert [e["path"] for e in backend.ls(str(root)).entries or []] == [f"{root}/visible.txt"]
+    assert [m["path"] for m in backend.grep("1000").matches or []] == ["/visible.txt"]
+    assert [m["path"] for m in backend.glob("**").matches or []] == ["/visible.txt"]
+    assert [m["path"] for m in backend.glob("*.stdout").matches or []] == []
+    # asked about by path, it answers
+    read = backend.read(virtual)
+    assert read.file_data is not None and read.file_data["content"].startswith("1\n2\n")
+    assert [e["path"] for e in backend.ls("/.agent-runner/outputs").entries or []] == [virtual]
+    assert [m["path"] for m in backend.grep("1000", path="/.agent-runner").matches or []] == [
+        virtual
+    ]
+
+
+def test_deleting_a_link_removes_the_link_only(backend: FilesystemBackend, root: Path) -> None:
+    (root / "folder").mkdir()
+    (root / "folder" / "keep.txt").write_text("kept")
+    (root / "link").symlink_to(root / "folder")
+    (root / "file-link").symlink_to(root / "folder" / "keep.txt")
+    assert backend.delete("/link").error is None
+    assert backend.delete("/file-link").error is None
+    assert not (root / "link").is_symlink() and not (root / "file-link").is_symlink()
+    assert (root / "folder" / "keep.txt").read_text() == "kept"
+
+
+async def test_an_empty_or_blank_command_is_an_error(backend: FilesystemBackend) -> None:
+    for command in ("", "   ", "\n\t"):
+        result = await backend.aexecute(command)
+        assert result.exit_code == 1
+        assert result.output == "Error: the command is empty; give a shell command to run."
+
+
+def test_a_binary_file_over_the_preview_limit_is_refused_like_deepagents_sandboxes_do(
+    backend: FilesystemBackend, root: Path
+) -> None:
+    (root / "big.png").write_bytes(b"\x89" * 600_000)
+    read = backend.read("/big.png")
+    assert read.file_data is None
+    assert read.error == "File '/big.png': Binary file exceeds maximum preview size of 512000 bytes"

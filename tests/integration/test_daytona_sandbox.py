@@ -61,7 +61,8 @@ async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
                 {
                     "name": "execute",
                     "args": {
-                        "command": "python3 skills/repo-stats/scripts/stats.py skills > stats.md"
+                        "command": "python3 .agent-runner/skills/repo-stats/scripts/stats.py "
+                        ".agent-runner/skills > stats.md"
                     },
                 }
             ]
@@ -75,7 +76,7 @@ async def test_a_session_gets_one_sandbox_reused_and_cleaned_up(
     assert fake.snapshot == "dev-tools"
     assert fake.labels[SESSION_LABEL] == session_id and fake.labels["team"] == "platform"
     assert "| Python |" in (fake.work_dir / "stats.md").read_text()
-    assert (fake.work_dir / "skills" / "repo-stats" / "SKILL.md").exists()
+    assert (fake.work_dir / ".agent-runner" / "skills" / "repo-stats" / "SKILL.md").exists()
 
     second = await stack.new_execution("Again", [{"text": "Same sandbox."}], session_id=session_id)
     await (await stack.start(second)).result()

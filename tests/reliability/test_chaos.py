@@ -15,7 +15,7 @@ import pytest
 
 from agent_runner import wire
 from agent_runner.local.temporal_server import TemporalDevServer, free_port
-from tests.helpers import async_wait_until
+from tests.helpers import async_wait_until, process_gone
 from tests.integration.conftest import TOKEN, Stack, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.reliability, pytest.mark.timeout(300)]
@@ -73,6 +73,26 @@ class Workers:
         )
 
 
+def strays(workspace: Path) -> list[str]:
+    """Processes still working in the sandbox (their working folder is in it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or process_gone(int(proc.name)):
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd == str(workspace) or cwd.startswith(f"{workspace}/"):
+            found.append(f"{proc.name}: {command}")
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if not process_gone(pid)]
+
+
 @pytest.fixture
 def workers(stack: Stack, tmp_path: Path) -> Iterator[Workers]:
     pool = Workers(stack, tmp_path / "worker-data")
@@ -98,8 +118,8 @@ async def test_a_killed_worker_is_replaced_and_the_run_resumes_without_duplicate
                 {
                     "name": "execute",
                     "args": {
-                        "command": "echo two >> log.txt; if [ ! -f resumed ]; then touch resumed "
-                        "started; sleep 600; fi"
+                        "command": "echo two >> log.txt; if [ ! -f resumed ]; then touch resumed; "
+                        "echo $$ > attempt.pid; touch started; sleep 600; fi"
                     },
                 }
             ],
@@ -111,9 +131,12 @@ async def test_a_killed_worker_is_replaced_and_the_run_resumes_without_duplicate
     handle = await stack.start(execution)
     await async_wait_until((stack.workspace / "started").exists, within=90, what="step two")
     workers.kill(first)  # the whole machine: worker and its command
+    command = int((stack.workspace / "attempt.pid").read_text())
+    await async_wait_until(lambda: process_gone(command), within=10, what="the command to end")
     workers.start()
     result = await asyncio.wait_for(handle.result(), 120)
     assert result.phase == ax.EXECUTION_COMPLETED
+    assert strays(stack.workspace) == []
     # step one ran once (resumed, not restarted); step two, interrupted, ran again
     assert (stack.workspace / "log.txt").read_text() == "one\ntwo\ntwo\n"
     stored = (await stack.stored(execution.metadata.id)).status
@@ -151,7 +174,7 @@ async def test_fifty_executions_at_concurrency_ten_all_complete_exactly_once(sta
         assert (await stack.stored(execution.metadata.id)).status.phase == ax.EXECUTION_COMPLETED
 
 
-async def test_a_200_mb_output_keeps_payloads_small_and_the_whole_output_in_the_sandbox(
+async def test_a_200_mb_output_keeps_payloads_small_and_its_first_64_mib_in_the_sandbox(
     stack: Stack,
 ) -> None:
     turns = [
@@ -168,9 +191,12 @@ async def test_a_200_mb_output_keeps_payloads_small_and_the_whole_output_in_the_
     assert result.ByteSize() < 1_000_000
     stored = (await stack.stored(execution.metadata.id)).status
     assert stored.ByteSize() < 1_000_000
-    kept = list((stack.workspace / ".agent-runner" / "outputs").glob("*.stdout"))
-    assert [path.stat().st_size for path in kept] == [200_000_000]
-    assert f"/.agent-runner/outputs/{kept[0].name}" in stored.tool_calls[0].result
+    [kept] = list((stack.workspace / ".agent-runner" / "outputs").glob("*.stdout"))
+    size = kept.stat().st_size
+    assert 63 * 1024 * 1024 < size <= 64 * 1024 * 1024  # the default cap per stream
+    result_text = stored.tool_calls[0].result
+    assert f"its first {size} bytes are in /.agent-runner/outputs/{kept.name}" in result_text
+    assert "the spool keeps at most 67108864 bytes per stream" in result_text
 
 
 async def test_the_run_survives_a_temporal_server_restart(tmp_path: Path) -> None:
@@ -201,3 +227,63 @@ async def test_the_run_survives_a_temporal_server_restart(tmp_path: Path) -> Non
             assert result.messages[-1].content == "Done despite the restart."
     finally:
         server.stop()
+
+
+# A command that leaves children of every kind: in its process group, detached
+# from it (setsid), and the shell itself; the retry checks that none still runs.
+ORPHAN_COMMAND = (
+    "if [ ! -f first.done ]; then touch first.done; "
+    "sleep 600 & echo $! >> old.pids; "
+    "setsid sleep 600 & echo $! >> old.pids; "
+    "echo $$ >> old.pids; touch started; sleep 600; "
+    "else for p in $(cat old.pids); do "
+    "s=$(awk '{print $3}' /proc/$p/stat 2>/dev/null); "
+    'if [ -n "$s" ] && [ "$s" != Z ]; then echo "$p $s" >> concurrent.txt; fi; '
+    "done; echo retried alone; fi"
+)
+
+
+async def test_a_killed_worker_group_leaves_no_command_and_the_retry_runs_alone(
+    stack: Stack, workers: Workers
+) -> None:
+    turns = [
+        {"tool_calls": [{"name": "execute", "args": {"command": ORPHAN_COMMAND}}]},
+        {"text": "Done."},
+    ]
+    first = workers.start()
+    execution = await stack.new_execution("Orphans", turns)
+    handle = await stack.start(execution)
+    await async_wait_until((stack.workspace / "started").exists, within=90, what="the command")
+    old = [int(line) for line in (stack.workspace / "old.pids").read_text().split()]
+    assert len(old) == 3 and alive(old) == old
+    workers.kill(first)  # SIGKILL to the worker's whole process group
+    await async_wait_until(lambda: not alive(old), within=10, what="every old process to end")
+    assert strays(stack.workspace) == []
+    workers.start()
+    result = await asyncio.wait_for(handle.result(), 120)
+    assert result.phase == ax.EXECUTION_COMPLETED
+    assert not (stack.workspace / "concurrent.txt").exists()
+    stored = (await stack.stored(execution.metadata.id)).status
+    assert "retried alone" in stored.tool_calls[-1].result
+    assert strays(stack.workspace) == []
+
+
+async def test_an_endless_printer_leaves_at_most_the_cap_on_disk(
+    temporal_server: TemporalDevServer, tmp_path: Path
+) -> None:
+    async with running_stack(temporal_server, tmp_path, {"SANDBOX_SPOOL_STREAM_MIB": "1"}) as stack:
+        turns = [
+            {"tool_calls": [{"name": "execute", "args": {"command": "timeout 5 yes; true"}}]},
+            {"text": "Printed a lot."},
+        ]
+        execution = await stack.new_execution("Print forever", turns)
+        result = await (await stack.start(execution)).result()
+        assert result.phase == ax.EXECUTION_COMPLETED
+        outputs = stack.workspace / ".agent-runner" / "outputs"
+        [kept] = list(outputs.iterdir())
+        assert kept.stat().st_size <= 1024 * 1024
+        stored = (await stack.stored(execution.metadata.id)).status
+        note = stored.tool_calls[0].result
+        size = kept.stat().st_size
+        assert f"its first {size} bytes are in /.agent-runner/outputs/{kept.name}" in note
+        assert "the spool keeps at most 1048576 bytes per stream" in note

@@ -1,0 +1,88 @@
+"""Masking output that arrives in pieces: a secret split between two reads is still masked.
+
+A sandbox is given one `output_filter`, a plain `str -> str` callable (the runner
+passes its redactor; graphton knows nothing of what it masks). Applied to a whole
+value that is enough. Output written while a command runs (the full-output spool)
+arrives in chunks, and a secret can straddle two of them; `StreamMasker` makes any
+such filter safe on a stream, given one fact about it:
+
+    max_match_length: int
+        The longest text the filter may replace (for a redactor: the length of its
+        longest secret). Set it as an attribute of the callable. A filter without
+        it is assumed to replace at most `DEFAULT_MAX_MATCH_LENGTH` characters.
+
+The masker holds back the last `max_match_length - 1` characters of what it has
+seen (so at most that much waits at a chunk boundary) and emits a prefix only when
+filtering it alone gives the same text as filtering it with what follows: no part
+of a secret is ever emitted unmasked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+DEFAULT_MAX_MATCH_LENGTH = 4096
+"""Held back at a chunk boundary for a filter that does not say how long a match can be."""
+
+
+@runtime_checkable
+class BoundedFilter(Protocol):
+    """An output filter that says how long the text it replaces can be."""
+
+    max_match_length: int
+
+    def __call__(self, text: str, /) -> str: ...
+
+
+def max_match_length(output_filter: Callable[[str], str]) -> int:
+    """How many characters a stream must look ahead so that `output_filter` sees every match."""
+    length = getattr(output_filter, "max_match_length", None)
+    if isinstance(length, int) and length >= 0:
+        return length
+    return DEFAULT_MAX_MATCH_LENGTH
+
+
+class StreamMasker:
+    """Applies a whole-value filter to text that arrives in pieces.
+
+    `feed(piece)` returns the masked text that is now certain; `flush()` returns
+    the rest at the end. Joined, the returns equal `output_filter` applied to the
+    whole text, for any filter that replaces matches no longer than
+    `max_match_length` and leaves everything else as it is (as a redactor does).
+    """
+
+    def __init__(self, output_filter: Callable[[str], str]) -> None:
+        self._filter = output_filter
+        self._hold = max(max_match_length(output_filter) - 1, 0)
+        self._pending = ""
+
+    @property
+    def pending(self) -> str:
+        """What was fed and is held back, not yet returned."""
+        return self._pending
+
+    def feed(self, piece: str) -> str:
+        text = self._pending + piece
+        cut = len(text) - self._hold
+        if cut <= 0:
+            self._pending = text
+            return ""
+        whole = self._filter(text)
+        while cut > 0:
+            head = self._filter(text[:cut])
+            if whole.startswith(head):
+                self._pending = text[cut:]
+                return head
+            # A match straddles the cut; it starts after `cut - hold - 1`, so
+            # cutting before that keeps it whole in what is held back.
+            cut -= self._hold + 1
+        self._pending = text
+        return ""
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._filter(text) if text else ""
+
+
+__all__ = ["DEFAULT_MAX_MATCH_LENGTH", "BoundedFilter", "StreamMasker", "max_match_length"]

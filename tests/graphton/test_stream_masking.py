@@ -1,0 +1,64 @@
+"""StreamMasker: a whole-value filter made safe on text that arrives in pieces."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from graphton.sandbox.masking import DEFAULT_MAX_MATCH_LENGTH, StreamMasker, max_match_length
+
+
+class Redactor:
+    """Like the runner's: replaces each secret with ***, longest first."""
+
+    def __init__(self, *secrets: str) -> None:
+        ordered = sorted(secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        self.max_match_length = max(len(s) for s in secrets)
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub("***", text)
+
+
+def stream(masker: StreamMasker, pieces: list[str]) -> tuple[str, list[str]]:
+    emitted = [masker.feed(piece) for piece in pieces]
+    emitted.append(masker.flush())
+    return "".join(emitted), emitted
+
+
+TEXT = "start s3cr3t-value mid s3cr3t-value s3cr3t-values end tok-tok-tok"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 11, 13, len(TEXT)])
+def test_every_split_gives_what_the_filter_gives_on_the_whole(size: int) -> None:
+    redact = Redactor("s3cr3t-value", "tok-tok")
+    pieces = [TEXT[i : i + size] for i in range(0, len(TEXT), size)]
+    whole, emitted = stream(StreamMasker(redact), pieces)
+    assert whole == redact(TEXT)
+    assert all("s3cr" not in part and "tok-t" not in part for part in emitted)
+
+
+def test_a_secret_split_at_every_position_between_two_pieces_never_leaks_a_prefix() -> None:
+    redact = Redactor("hunter2-hunter2")
+    text = "password=hunter2-hunter2; done"
+    for cut in range(1, len(text)):
+        whole, emitted = stream(StreamMasker(redact), [text[:cut], text[cut:]])
+        assert whole == "password=***; done"
+        # nothing emitted before the end carries the start of the secret
+        assert "hunt" not in emitted[0]
+
+
+def test_at_most_the_longest_secret_is_held_back() -> None:
+    redact = Redactor("abcdef")
+    masker = StreamMasker(redact)
+    assert masker.feed("x" * 100) == "x" * 95
+    assert masker.pending == "x" * 5
+
+
+def test_a_plain_callable_is_given_a_generous_window() -> None:
+    assert max_match_length(str.upper) == DEFAULT_MAX_MATCH_LENGTH
+    assert max_match_length(Redactor("abc")) == 3
+    masker = StreamMasker(lambda text: text.replace("secret", "***"))
+    whole, _ = stream(masker, ["a sec", "ret b"])
+    assert whole == "a *** b"
