@@ -27,6 +27,7 @@ sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import shlex
@@ -41,6 +42,7 @@ from daytona import (
     CreateSandboxFromSnapshotParams,
     DaytonaAuthenticationError,
     DaytonaConfig,
+    DaytonaConflictError,
     DaytonaError,
     DaytonaNotFoundError,
     DaytonaTimeoutError,
@@ -442,7 +444,7 @@ class DaytonaBackend(BaseSandbox):
         except (DaytonaError, SandboxError) as err:
             return ExecutionResult(
                 exit_code=SANDBOX_ERROR_EXIT_CODE,
-                stderr=f"the Daytona sandbox could not run the command: {err}",
+                stderr=self._output_filter(f"the Daytona sandbox could not run the command: {err}"),
                 duration_s=time.monotonic() - started,
             )
 
@@ -453,9 +455,13 @@ class DaytonaBackend(BaseSandbox):
         script = command_script(
             command, root=self.root_dir, env=self._env, files=files, limit=self._max_output_bytes
         )
-        await self._toolbox(
-            "opening a session", lambda s: s.process.create_session(session_id), safe=False
-        )
+
+        async def open_session(sandbox: AsyncSandbox) -> None:
+            # A conflict: an earlier try of this call made it, and its answer was lost.
+            with contextlib.suppress(DaytonaConflictError):
+                await sandbox.process.create_session(session_id)
+
+        await self._toolbox("opening a session", open_session)
         try:
             request = SessionExecuteRequest(command=script, run_async=True)
             response = await self._toolbox(

@@ -272,6 +272,19 @@ async def test_a_create_that_outlasts_its_wait_is_kept_and_waited_on(
     await backend.close()
 
 
+async def test_commands_go_through_passing_failures_of_their_calls(
+    daytona_cloud: FakeDaytona,
+) -> None:
+    backend = graphton.DaytonaBackend(api_key=API_KEY, api_url=daytona_cloud.url, retry=QUICK)
+    await backend.start()
+    daytona_cloud.reset("/process/session$", method="POST", after=True)  # made, answer lost
+    daytona_cloud.fail("/process/session/[^/]+/exec$", 429, "Too many requests")
+    daytona_cloud.fail("/logs$", 502, "bad gateway")
+    result = await backend.aexecute("echo through")
+    assert (result.exit_code, result.stdout) == (0, "through\n")
+    await backend.close()
+
+
 async def test_api_errors_on_commands_become_results(
     sandbox: graphton.DaytonaBackend, daytona_cloud: FakeDaytona
 ) -> None:
