@@ -337,6 +337,12 @@ class DaytonaBackend(BaseSandbox):
             await self._client.close()
             self._client = None
 
+    def close_blocking(self) -> None:
+        """`close()` for a synchronous caller, which also ends the backend's own loop."""
+        if self._home.loop is not None and self._home.loop.is_running():
+            self._home.block(self.close)
+        self._home.shut()
+
     @_on_own_loop
     async def delete_sandbox(self) -> bool:
         """Delete the sandbox; False when Daytona says it is already gone.

@@ -61,6 +61,14 @@ class LoopHome:
             )
         return asyncio.run_coroutine_threadsafe(work(), loop).result()
 
+    def shut(self) -> None:
+        """End the home's own loop and its thread, if it made one."""
+        own, self._own = self._own, None
+        if own is not None and not own.is_closed():
+            own.call_soon_threadsafe(own.stop)
+        if own is not None and self.loop is own:
+            self.loop = None
+
     def _move_to(self, loop: asyncio.AbstractEventLoop) -> None:
         self._forget()
         self.loop = loop

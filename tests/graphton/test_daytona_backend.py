@@ -519,6 +519,7 @@ async def test_blocking_methods_work_any_number_of_times_from_a_plain_program(
         print(sandbox.upload_files([(root + "/f.txt", b"up")])[0].error)
         print(sandbox.download_files([root + "/f.txt"])[0].content)
         print(sandbox.kill_all())
+        sandbox.close_blocking()
         """
     )
     done = await asyncio.to_thread(
@@ -531,6 +532,7 @@ async def test_blocking_methods_work_any_number_of_times_from_a_plain_program(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "call 0\ncall 1\ncall 2\nNone\nb'up'\n0\n"
+    assert "Unclosed" not in done.stderr
 
 
 # -- with the runner's pieces ----------------------------------------------------------
