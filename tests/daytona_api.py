@@ -150,6 +150,8 @@ class FakeDaytona:
     requests: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     url: str = ""
+    shells: list[asyncio.subprocess.Process] = field(default_factory=list)
+    """Every session's shell, reaped when the server stops (a stop only kills them)."""
 
     # -- steering from tests ---------------------------------------------------------
 
@@ -491,6 +493,7 @@ def build_app(cloud: FakeDaytona) -> web.Application:
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
+        cloud.shells.append(shell)
         sandbox.sessions[session_id] = FakeSession(id=session_id, shell=shell, folder=folder)
         return web.Response(status=201)
 
@@ -576,6 +579,7 @@ def build_app(cloud: FakeDaytona) -> web.Application:
         session = session_of(request, sandbox)
         _end_session(session)
         del sandbox.sessions[session.id]
+        await session.shell.wait()
         return web.Response(status=204)
 
     # -- the toolbox: files -------------------------------------------------------------------
@@ -750,4 +754,6 @@ async def start_fake_daytona(
 async def stop_fake_daytona(cloud: FakeDaytona, runner: web.AppRunner) -> None:
     for sandbox in cloud.sandboxes.values():
         _kill_everything(sandbox)
+    for shell in cloud.shells:
+        await shell.wait()
     await runner.cleanup()
