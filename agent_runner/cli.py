@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -131,10 +133,16 @@ def _up_command(args: argparse.Namespace) -> int:
     from agent_runner.local.up_command import serve_up
 
     config = ensure_provider_key(_local_config(), interactive=stdin_is_terminal())
+    if args.web_port is not None:
+        config = dataclasses.replace(config, web_port=args.web_port)
     configure_logging(config.log_level, log_format=config.log_format)
     resources_dir, skills_dir = _catalog_dirs(args)
     catalog = load_catalog(resources_dir, skills_dir)
-    asyncio.run(serve_up(config, catalog, resources_dir, skills_dir or Path(args.skills)))
+    asyncio.run(
+        serve_up(
+            config, catalog, resources_dir, skills_dir or Path(args.skills), web=not args.no_web
+        )
+    )
     return 0
 
 
@@ -254,6 +262,12 @@ def _new_command(args: argparse.Namespace) -> int:
     return new_skill(args.name, Path(args.skills))
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 0 to 65535)")
+    return int(text)
+
+
 def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resources",
@@ -325,9 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the whole local stack (Temporal, daemon, workers) until Ctrl-C",
         description="Start the Temporal dev server (unless TEMPORAL_SERVICE_ADDRESS already "
         "answers), the local daemon, the runner's worker and the reference workflow's worker, "
-        "in the foreground. Ctrl-C or SIGTERM stops all of it.",
+        "in the foreground, and serve the web view on 127.0.0.1 (its URL is in the banner). "
+        "Ctrl-C or SIGTERM stops all of it.",
     )
     _add_catalog_options(up)
+    up.add_argument(
+        "--web-port",
+        type=_port,
+        metavar="PORT",
+        help="port of the web view on 127.0.0.1 (default 8234, env AGENT_RUNNER_WEB_PORT)",
+    )
+    up.add_argument("--no-web", action="store_true", help="do not serve the web view")
     up.set_defaults(handler=_up_command)
 
     run = commands.add_parser(
@@ -437,11 +459,13 @@ def entry_point() -> NoReturn:
     when the interpreter finalizes (temporalio/sdk-python#300); tearing the
     interpreter down under them aborts with `PyGILState_Release` (exit 134). Once
     that runtime was loaded, the process ends without the teardown, after
-    flushing what it wrote.
+    running the exit hooks libraries registered (OpenTelemetry exports its last spans
+    there) and flushing what it wrote.
     """
     code = main()
     if TEMPORAL_BRIDGE not in sys.modules:
         sys.exit(code)
+    atexit._run_exitfuncs()  # what the interpreter would run before its teardown
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

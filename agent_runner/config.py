@@ -34,6 +34,8 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 LOCAL_API_KEY: Final = "dummy-local-key"
 LOCAL_BACKEND_ENDPOINT: Final = "localhost:50051"
+DEFAULT_WEB_PORT: Final = 8234
+"""Beside the Temporal web UI's 8233."""
 
 # The provider's own key variable, used when STIGMER_LLM_API_KEY is not set.
 PROVIDER_KEY_VARIABLES: Final[Mapping[str, str]] = {
@@ -199,6 +201,8 @@ class Config:
     payload_key: Secret | None = None
     """AES key (base64) that encrypts every Temporal payload (`TEMPORAL_PAYLOAD_KEY`, or
     the file `TEMPORAL_PAYLOAD_KEY_FILE`); None sends payloads as they are."""
+    web_port: int = DEFAULT_WEB_PORT
+    """Port of the web view `agent-runner up` serves on 127.0.0.1; 0 serves none."""
 
     @classmethod
     def load_from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -447,6 +451,7 @@ def _load(read: _Reader) -> Config:
         checkpoint_database_url=read.secret("CHECKPOINT_DATABASE_URL"),
         data_dir=Path(read.text("AGENT_RUNNER_DATA_DIR", "./.data")).expanduser().resolve(),
         payload_key=_load_payload_key(read),
+        web_port=read.integer("AGENT_RUNNER_WEB_PORT", DEFAULT_WEB_PORT, 0, 65535) or 0,
     )
     if config.sandbox.type == "daytona" and config.daytona.api_key is None:
         read.problem("DAYTONA_API_KEY", None, "required when the sandbox is daytona (SANDBOX_TYPE)")

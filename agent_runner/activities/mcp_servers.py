@@ -36,6 +36,7 @@ from langchain_mcp_adapters.sessions import create_session
 from langchain_mcp_adapters.tools import load_mcp_tools
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from temporalio.exceptions import ApplicationError
 
 from agent_runner import wire
 from agent_runner.activities.errors import CONFIGURATION, caller_error
@@ -152,20 +153,35 @@ async def open_mcp_tools(
     async with contextlib.AsyncExitStack() as stack:
         tools: dict[str, list[BaseTool]] = {}
         for server in servers:
+            own = contextlib.AsyncExitStack()
             try:
-                session = await stack.enter_async_context(
+                session = await own.enter_async_context(
                     _session(connections[server.name], server.name)
                 )
                 await session.initialize()
                 offered = await load_mcp_tools(session, server_name=server.name)
-            except Exception as err:  # any transport failure: named, not retried blindly
-                raise caller_error(
-                    f"MCP server {server.name!r} could not be started or reached: "
-                    f"{type(err).__name__}: {err}",
-                    CONFIGURATION,
-                ) from err
+            except BaseException as failure:
+                # Closing the transport turns its internal cancellation into the real
+                # error (a task group's ExceptionGroup); a cancellation from outside stays.
+                try:
+                    await own.__aexit__(type(failure), failure, failure.__traceback__)
+                except Exception as err:
+                    raise _unreachable(server.name, err) from err
+                if isinstance(failure, Exception):
+                    raise _unreachable(server.name, failure) from failure
+                raise
+            stack.push_async_callback(own.aclose)
             tools[server.name] = select_tools(offered, list(server.enabled_tools), server.name)
         yield tools
+
+
+def _unreachable(server: str, error: BaseException) -> ApplicationError:
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]  # the first real exception inside task-group wrappers
+    return caller_error(
+        f"MCP server {server!r} could not be started or reached: {type(error).__name__}: {error}",
+        CONFIGURATION,
+    )
 
 
 @contextlib.asynccontextmanager

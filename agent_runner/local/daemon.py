@@ -97,14 +97,18 @@ def _refusal(
 
 
 class _Broadcaster:
-    """Fans every stored change of an execution out to its `subscribe` streams."""
+    """Fans every stored change of an execution out to its `subscribe` streams, and every
+    change of any execution out to the watchers (the web view)."""
 
     def __init__(self) -> None:
         self._queues: dict[str, set[asyncio.Queue[AgentExecution]]] = defaultdict(set)
+        self.watchers: set[Callable[[AgentExecution], None]] = set()
 
     def publish(self, execution: AgentExecution) -> None:
         for queue in self._queues.get(execution.metadata.id, ()):
             queue.put_nowait(execution)
+        for watcher in tuple(self.watchers):
+            watcher(execution)
 
     def open(self, execution_id: str) -> asyncio.Queue[AgentExecution]:
         queue: asyncio.Queue[AgentExecution] = asyncio.Queue()
@@ -221,6 +225,7 @@ class _Runs:
             execution.spec.agent_id = instance.spec.agent_id
         execution.status.phase = wire.agentexecution.EXECUTION_PENDING
         self.store.put_execution(execution)
+        self.broadcaster.publish(execution)
         return execution
 
     async def _session_for(self, execution: AgentExecution, context: Any) -> Session:
@@ -387,6 +392,13 @@ class LocalDaemon:
         health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # stubs lag
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         self._health = health_servicer
+
+    def watch_all(self, callback: Callable[[AgentExecution], None]) -> Callable[[], None]:
+        """Call `callback` with each execution as it is created or changed; returns the
+        function that stops it. The callback runs on the daemon's loop and must not block."""
+        watchers = self._runs.broadcaster.watchers
+        watchers.add(callback)
+        return lambda: watchers.discard(callback)
 
     async def start(self) -> None:
         self.port = self._server.add_insecure_port(self.settings.listen)

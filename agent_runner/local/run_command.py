@@ -17,7 +17,7 @@ from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 
 from agent_runner import wire
 from agent_runner.annotations import OFFLINE_SCRIPT_ANNOTATION
@@ -169,16 +169,7 @@ async def _run_on(target: Target, request: RunRequest, console: Console) -> int:
     config = target.config
     temporal = await connect_temporal(config)
     async with BackendClient(config.backend) as backend:
-        agent, session = await _agent_and_session(backend, request)
-        if not request.model and target.model == SCRIPTED:
-            _check_offline_script(agent)
-        execution = await _create_execution(backend, request, session)
-        handle = await temporal.start_workflow(
-            InvokeAgentExecution.run,
-            args=[execution],
-            id=workflow_id(execution.metadata.id),
-            task_queue=ORCHESTRATOR_TASK_QUEUE,
-        )
+        agent, execution, handle = await start_execution(temporal, backend, request, target.model)
         if not request.json_output:
             _announce(console, target, request, agent, execution)
         interrupted = asyncio.Event()
@@ -192,6 +183,31 @@ async def _run_on(target: Target, request: RunRequest, console: Console) -> int:
         if interrupted.is_set():
             return EXIT_INTERRUPTED
         return EXIT_COMPLETED if final.status.phase == ax.EXECUTION_COMPLETED else EXIT_FAILED
+
+
+async def start_execution(
+    temporal: Client, backend: BackendClient, request: RunRequest, stack_model: str
+) -> tuple[wire.agent.Agent, ax.AgentExecution, WorkflowHandle[Any, Any]]:
+    """Create the execution in the daemon (in a new session unless `request.session`) and
+    start the reference workflow on it; `stack_model` is what the stack's worker uses
+    unless the request names a model. The web view starts runs this way too."""
+    agent, session = await _agent_and_session(backend, request)
+    if not request.model and stack_model == SCRIPTED:
+        _check_offline_script(agent)
+    execution = await _create_execution(backend, request, session)
+    handle = await temporal.start_workflow(
+        InvokeAgentExecution.run,
+        args=[execution],
+        id=workflow_id(execution.metadata.id),
+        task_queue=ORCHESTRATOR_TASK_QUEUE,
+    )
+    return agent, execution, handle
+
+
+async def cancel_execution(temporal: Client, execution_id: str) -> None:
+    """What Ctrl-C does: cancel the workflow. The runner then ends the execution CANCELLED
+    and kills its commands; follow the execution to see it."""
+    await temporal.get_workflow_handle(workflow_id(execution_id)).cancel()
 
 
 def _check_offline_script(agent: wire.agent.Agent) -> None:
@@ -442,4 +458,14 @@ def _open_store(config: Config) -> Store | None:
     return Store(path) if path.exists() else None
 
 
-__all__ = ["RunRequest", "continue_command", "list_command", "logs_command", "run_command"]
+__all__ = [
+    "RunError",
+    "RunRequest",
+    "cancel_execution",
+    "continue_command",
+    "list_command",
+    "logs_command",
+    "own_model",
+    "run_command",
+    "start_execution",
+]

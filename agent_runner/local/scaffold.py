@@ -133,7 +133,7 @@ description: What {name} does and when to use it (the agent reads this to decide
 # {title}
 
 ```sh
-python3 skills/{name}/scripts/run.py [FOLDER]
+python3 scripts/run.py [FOLDER]
 ```
 
 Counts the files in FOLDER (default: the current folder) and prints
@@ -165,11 +165,11 @@ model:
   turns:
     - tool_calls:
         - name: read_file
-          args: {{file_path: /skills/{name}/SKILL.md}}
+          args: {{file_path: /.agent-runner/skills/{name}/SKILL.md}}
     - expect: {{contains: "scripts/run.py"}}
       tool_calls:
         - name: execute
-          args: {{command: "python3 skills/{name}/scripts/run.py data"}}
+          args: {{command: "python3 .agent-runner/skills/{name}/scripts/run.py data"}}
     - expect: {{contains: "2 files in data"}}
       text: There are 2 files in data.
 expect:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_runner.config import PROVIDER_KEY_VARIABLES, Config
 from agent_runner.errors import AgentRunnerError, ConfigError
@@ -27,6 +28,9 @@ from agent_runner.private_files import private_folder
 from agent_runner.secrets import Secret
 from agent_runner.worker import run_worker
 from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE
+
+if TYPE_CHECKING:
+    from agent_runner.local.web import WebView
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +174,12 @@ class LocalStack:
     """Print the worker's banner (not for `run`, whose output is the execution)."""
     resources_dir: Path | None = None
     skills_dir: Path | None = None
+    web: bool = False
+    """Serve the web view on `config.web_port` (for `up`; a taken port is reported, not fatal)."""
     temporal_server: TemporalDevServer | None = None
     daemon: LocalDaemon | None = None
+    web_view: WebView | None = None
+    web_problem: str = ""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
 
@@ -187,6 +195,8 @@ class LocalStack:
             self._start_temporal()
             await self._start_daemon()
             await self._start_workers()
+            if self.web and self.config.web_port:
+                await self._start_web()
         except BaseException:
             await self.stop()
             raise
@@ -257,6 +267,29 @@ class LocalStack:
         if not done:
             raise StackError(f"the worker did not start polling within {WORKER_READY_TIMEOUT_S:g}s")
 
+    async def _start_web(self) -> None:
+        from agent_runner.local.web import WebSettings, WebView, WebViewError
+
+        assert self.daemon is not None
+        settings = WebSettings(port=self.config.web_port, temporal_ui=self._temporal_ui())
+        view = WebView(settings, self.config, self.daemon)
+        try:
+            await view.start()
+        except WebViewError as err:
+            self.web_problem = str(err)
+            log.warning("%s", err)
+            return
+        self.web_view = view
+
+    def _temporal_ui(self) -> str | None:
+        if self.temporal_server is not None:
+            return self.temporal_server.ui_url
+        # Someone else's dev server: `temporal server start-dev` puts its UI at port + 1000.
+        host, port = split_address(self.config.temporal.address)
+        ui_port = port + 1000
+        probe = _probe_host(host)
+        return f"http://{probe}:{ui_port}" if port_is_taken(ui_port, probe) else None
+
     async def wait_until_stopped(self) -> None:
         """Until `stop()` is called or the worker ends on its own (then with its error)."""
         assert self._worker is not None
@@ -264,6 +297,8 @@ class LocalStack:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.web_view is not None:
+            await self.web_view.stop()
         if self._worker is not None:
             await asyncio.gather(self._worker, return_exceptions=True)
         if self.daemon is not None:
@@ -279,6 +314,10 @@ class LocalStack:
         ]
         if self.temporal_server is not None and self.temporal_server.ui_url:
             lines.append(f"  web ui     {self.temporal_server.ui_url}")
+        if self.web_view is not None:
+            lines.append(f"  web view   {self.web_view.sign_in_url}")
+        elif self.web_problem:
+            lines.append(f"  web view   off: {self.web_problem}")
         lines += [
             f"  daemon     {self.config.backend.endpoint}",
             f"  workspace  {self.workspace}",

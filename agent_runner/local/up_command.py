@@ -33,8 +33,14 @@ def say(text: str) -> None:
 
 
 async def serve_up(
-    config: Config, catalog: Catalog, resources_dir: Path | None, skills_dir: Path | None
+    config: Config,
+    catalog: Catalog,
+    resources_dir: Path | None,
+    skills_dir: Path | None,
+    *,
+    web: bool = True,
 ) -> None:
+    """`web`: also serve the web view (`--no-web` turns it off)."""
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[int] = asyncio.Queue()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -45,6 +51,7 @@ async def serve_up(
         announce=False,
         resources_dir=resources_dir,
         skills_dir=skills_dir,
+        web=web,
     )
     await stack.start()
     watching = asyncio.Event()

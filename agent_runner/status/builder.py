@@ -30,6 +30,8 @@ TOOL_RESULT_LIMIT = 16 * 1024
 """Characters of one tool result kept in the status; the rest is cut, and said so."""
 TEXT_LIMIT = 64 * 1024
 """Characters of one message, argument value or subagent output kept in the status."""
+SUBAGENT_CALL_RESULT_LIMIT = 2 * 1024
+"""Characters of the result of a subagent's own tool call kept in the status."""
 STATUS_BUDGET_BYTES = 1024 * 1024
 """The returned and pushed status is kept under this size (Temporal refuses 2 MB)."""
 
@@ -173,6 +175,8 @@ class StatusBuilder:
         call.status = ax.TOOL_CALL_FAILED if event.failed else ax.TOOL_CALL_COMPLETED
         call.error = self._text(event.error or "")
         call.completed_at = self._clock()
+        if event.exit_code is not None:
+            call.component_metadata.metadata.update({"exit_code": event.exit_code})
         sub = self._subagents.get(event.call_id)
         if sub is not None and sub.status == ax.SUB_AGENT_IN_PROGRESS:
             # The `task` call's result ends its subagent, whether or not the stream
@@ -189,13 +193,45 @@ class StatusBuilder:
             name_subagent(self.status, sub)
 
     def _apply_subagent_event(self, event: graphton.AgentEvent) -> None:
-        """A subagent's own work stays out of the parent's lists; only a count is kept."""
+        """A subagent's own work stays out of the parent's lists: its calls are kept, short,
+        in its own `metadata` (`tool_calls`: how many, `calls`: each call)."""
         sub = self._subagents.get(event.subagent or "")
         if sub is not None and isinstance(event, graphton.ToolStarted):
             count = (
                 sub.metadata.fields["tool_calls"].number_value if sub.HasField("metadata") else 0
             )
             sub.metadata.update({"tool_calls": count + 1})
+            self._subagent_call(sub, event.call_id).update(
+                {
+                    "name": self._text(event.name),
+                    "args": self._json_value(dict(event.args)),
+                    "status": "running",
+                    "started_at": self._clock(),
+                }
+            )
+        elif sub is not None and isinstance(event, graphton.ToolFinished):
+            entry = self._subagent_call(sub, event.call_id)
+            entry.update(
+                {
+                    "name": self._text(event.name),
+                    "result": self._text(event.result, SUBAGENT_CALL_RESULT_LIMIT),
+                    "status": "failed" if event.failed else "completed",
+                    "error": self._text(event.error or ""),
+                    "completed_at": self._clock(),
+                }
+            )
+            if event.exit_code is not None:
+                entry.update({"exit_code": event.exit_code})
+
+    @staticmethod
+    def _subagent_call(sub: ax.SubAgentExecution, call_id: str) -> struct_pb2.Struct:
+        calls = sub.metadata.fields["calls"].list_value
+        for value in calls.values:
+            if value.struct_value.fields["id"].string_value == call_id:
+                return value.struct_value
+        entry = calls.values.add().struct_value
+        entry.update({"id": call_id})
+        return entry
 
     def _todos(self, todos: tuple[graphton.Todo, ...]) -> None:
         now = self._clock()
@@ -274,6 +310,8 @@ def fit_to_budget(status: ax.AgentExecutionStatus, budget: int = STATUS_BUDGET_B
     for sub in status.sub_agent_executions:
         before = sub.ByteSize()
         sub.input, sub.output = cap(sub.input, _SHORT), cap(sub.output, _SHORT)
+        if "calls" in sub.metadata.fields:
+            del sub.metadata.fields["calls"]
         size -= before - sub.ByteSize()
     # Still too big: thousands of entries. Keep the newest ones (and the user's message).
     size -= _drop_oldest(status.tool_calls, size - target, keep_first=False)

@@ -49,3 +49,14 @@ def close_open(status: ax.AgentExecutionStatus, phase: int, now: str, reason: st
         name_subagent(status, sub)
         if sub.status in _OPEN_SUBAGENTS:
             sub.status, sub.error, sub.completed_at = ax.SUB_AGENT_FAILED, error, now
+        _close_subagent_calls(sub, error, now)
+
+
+def _close_subagent_calls(sub: ax.SubAgentExecution, error: str, now: str) -> None:
+    """A subagent's own calls, kept in its `metadata["calls"]` (see StatusBuilder)."""
+    if "calls" not in sub.metadata.fields:
+        return
+    for value in sub.metadata.fields["calls"].list_value.values:
+        entry = value.struct_value
+        if "status" in entry.fields and entry.fields["status"].string_value == "running":
+            entry.update({"status": "failed", "error": error, "completed_at": now})

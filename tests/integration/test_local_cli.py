@@ -480,7 +480,10 @@ def test_up_reloads_an_edited_manifest_and_skill_and_keeps_the_last_good_set(
             [
                 {
                     "tool_calls": [
-                        {"name": "read_file", "args": {"file_path": "/skills/counter/SKILL.md"}}
+                        {
+                            "name": "read_file",
+                            "args": {"file_path": "/.agent-runner/skills/counter/SKILL.md"},
+                        }
                     ]
                 },
                 {"expect": {"contains": "COUNTS-V2"}, "text": "The new skill text is served."},
@@ -571,3 +574,15 @@ def test_a_taken_metrics_port_is_one_line_naming_metrics_port(home: Path) -> Non
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert f"cannot serve /metrics on 127.0.0.1:{port} (METRICS_PORT" in last
+
+
+def test_a_new_skill_passes_its_own_scenario_offline_and_lints_clean(home: Path) -> None:
+    """`new skill` writes a skill whose scenario passes as written: the paths it uses are
+    where the runner puts skills in the sandbox."""
+    env = local_env(home)
+    assert cli(home, "new", "skill", "counter", "--skills", "skills", env=env).returncode == 0
+    lint = cli(home, "skills", "lint", "skills/counter", env=env)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    scenario = cli(home, "skills", "test", "skills/counter", env=env)
+    assert scenario.returncode == 0, scenario.stdout + scenario.stderr
+    assert "1 passed, 0 failed" in scenario.stdout
