@@ -11,9 +11,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from daytona import AsyncDaytona, DaytonaConfig, DaytonaError, ListSandboxesQuery
 from deepagents.backends.protocol import SandboxBackendProtocol
 
 import graphton
@@ -21,6 +20,9 @@ from agent_runner import wire
 from agent_runner.backend import BackendClient
 from agent_runner.config import Config
 from graphton.sandbox.daytona_errors import RetryPolicy, SandboxGone, SandboxUnavailable
+
+if TYPE_CHECKING:  # the Daytona SDK is imported only when a Daytona sandbox is used
+    from daytona import AsyncDaytona
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class SandboxManager:
 
     def _daytona_client(self) -> AsyncDaytona:
         if self._daytona is None:
+            from daytona import AsyncDaytona, DaytonaConfig
+
             daytona = self._config.daytona
             assert daytona.api_key is not None  # the config requires it for SANDBOX_TYPE=daytona
             self._daytona = AsyncDaytona(
@@ -154,6 +158,8 @@ class SandboxManager:
 
     async def _labelled_sandbox(self, session_id: str) -> str | None:
         """The id of a live sandbox labelled with this session, if Daytona has one."""
+        from daytona import DaytonaError, ListSandboxesQuery
+
         query = ListSandboxesQuery(labels=self._labels(session_id))
         try:
             async for sandbox in self._daytona_client().list(query):

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from daytona import DaytonaConnectionError, DaytonaError
 from deepagents.backends.protocol import FileOperationError
 
 from graphton.errors import SandboxError
@@ -50,6 +49,8 @@ class RetryPolicy:
 
 def is_transient(error: BaseException) -> bool:
     """Whether trying again later may succeed: a rate limit, a 5xx, a lost connection."""
+    from daytona import DaytonaConnectionError  # the SDK only when Daytona is in use
+
     if isinstance(error, DaytonaConnectionError):
         return True
     return getattr(error, "status_code", None) in TRANSIENT_STATUS
@@ -77,6 +78,8 @@ async def retrying(
     retry_on: Callable[[BaseException], bool] = is_transient,
 ) -> Result:
     """`call()`, tried again with backoff while it fails with an error `retry_on` accepts."""
+    from daytona import DaytonaError  # the SDK only when Daytona is in use
+
     delay = policy.first_delay_s
     for attempt in range(1, policy.attempts + 1):
         try:
