@@ -287,3 +287,17 @@ def test_a_binary_file_over_the_preview_limit_is_refused_like_deepagents_sandbox
     read = backend.read("/big.png")
     assert read.file_data is None
     assert read.error == "File '/big.png': Binary file exceeds maximum preview size of 512000 bytes"
+
+
+def test_transfers_say_invalid_path_for_malformed_paths_and_permission_denied_for_links_out(
+    backend: FilesystemBackend, root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "door").symlink_to(outside)
+    for path in ("/a\x00b", "/lone-\ud800", "/" + "x" * 300):
+        assert backend.upload_files([(path, b"x")])[0].error == "invalid_path"
+        assert backend.download_files([path])[0].error == "invalid_path"
+    assert backend.upload_files([("/door/x", b"x")])[0].error == "permission_denied"
+    assert backend.download_files(["/door/x"])[0].error == "permission_denied"
+    assert list(outside.iterdir()) == []
