@@ -428,8 +428,10 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 exit_code=1, stderr="Error: the command is empty; give a shell command to run."
             )
         loop = asyncio.get_running_loop()
-        try:
-            transport, capture = await loop.subprocess_shell(
+        # Shielded: a cancellation that arrives while the command starts (the
+        # shell already runs) must still find its process group to kill.
+        starting = asyncio.ensure_future(
+            loop.subprocess_shell(
                 lambda: _CaptureProtocol(loop, self._streams()),
                 command,
                 cwd=self.cwd,
@@ -439,6 +441,16 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
             )
+        )
+        cancelled = False
+        try:
+            transport, capture = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            cancelled = True
+            try:
+                transport, capture = await starting
+            except (OSError, ValueError):
+                raise asyncio.CancelledError from None
         except (OSError, ValueError) as err:  # ValueError: a NUL byte or a lone surrogate
             return ExecutionResult(
                 exit_code=126,
@@ -448,6 +460,12 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         group = transport.get_pid()
         self._process_groups.add(group)
         self._guard.started(group)
+        if cancelled:
+            _kill_group(group)
+            await asyncio.shield(capture.exited)
+            transport.close()
+            capture.close()
+            raise asyncio.CancelledError
         timed_out = False
         try:
             # Shielded: a timeout or cancellation must not cancel the futures themselves.
