@@ -24,7 +24,9 @@ run: $(VENV)/.installed-run
 
 test: system-deps lint typecheck unit
 
-# Debian services the tests start themselves (Redis, PostgreSQL); installed when missing.
+# Debian services the tests start themselves (Redis, PostgreSQL), zsh (the shell
+# Daytona's daemon runs commands with, which the test Daytona server uses too) and the
+# browser the web view's tests drive (Chromium); installed when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL = $(SUDO) apt-get install -y -q $(1) >/dev/null 2>&1 || \
 	{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(1) >/dev/null; }
@@ -32,6 +34,9 @@ system-deps:
 	@command -v redis-server >/dev/null || { echo "installing redis-server"; $(call APT_INSTALL,redis-server); }
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "installing postgresql"; $(call APT_INSTALL,postgresql); }
+	@command -v zsh >/dev/null || { echo "installing zsh"; $(call APT_INSTALL,zsh); }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ echo "installing chromium"; $(call APT_INSTALL,chromium chromium-driver); }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -49,7 +54,12 @@ chaos: $(VENV)/.installed-dev  # the reliability tests alone (make test runs the
 proto: $(VENV)/.installed-dev
 	$(PY) -m agent_runner.proto.codegen
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# BENCH_QUICK=1 make bench: few rounds, wide intervals (a check that every case runs).
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench
 
 clean:

@@ -1,5 +1,3 @@
-import sys
+from agent_runner.cli import entry_point
 
-from agent_runner.cli import main
-
-sys.exit(main())
+entry_point()

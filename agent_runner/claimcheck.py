@@ -29,6 +29,8 @@ import temporalio.converter
 
 from agent_runner.config import Config
 from agent_runner.errors import AgentRunnerError
+from agent_runner.payload_encryption import EncryptionCodec, composed
+from agent_runner.private_files import FILE_MODE, private_folder
 
 ENCODING = b"claim-check/v1"
 
@@ -59,7 +61,7 @@ class FilesystemBlobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            private_folder(path)
         except OSError as err:
             raise BlobStoreError(
                 f"BLOB_STORAGE_PATH {path} cannot be used as a folder: {err.strerror}"
@@ -77,7 +79,7 @@ class FilesystemBlobStore:
         key = uuid.uuid4().hex
         partial = self.path / f".{key}.partial"
         # Written aside, then renamed: a reader never sees half an object.
-        await asyncio.to_thread(partial.write_bytes, data)
+        await asyncio.to_thread(_write_private, partial, data)
         await asyncio.to_thread(partial.rename, self.path / key)
         return key
 
@@ -100,6 +102,12 @@ class FilesystemBlobStore:
     async def list_keys(self) -> list[str]:
         names = await asyncio.to_thread(os.listdir, self.path)
         return sorted(name for name in names if not name.startswith("."))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
 
 
 class S3BlobStore:
@@ -198,6 +206,13 @@ class ClaimCheckCodec(temporalio.converter.PayloadCodec):
         stored = temporalio.api.common.v1.Payload()
         stored.ParseFromString(data)
         return stored
+
+
+def payload_codec(config: Config) -> temporalio.converter.PayloadCodec | None:
+    """Every codec the config asks for, as one: encryption (`TEMPORAL_PAYLOAD_KEY`) first,
+    then the claim check, so the store only ever holds ciphertext when a key is set."""
+    encryption = EncryptionCodec(config.payload_key) if config.payload_key else None
+    return composed(encryption, claim_check_codec(config))
 
 
 def claim_check_codec(config: Config) -> ClaimCheckCodec | None:

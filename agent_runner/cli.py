@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 
 from agent_runner import __version__
 from agent_runner.config import Config
+from agent_runner.dotenv import load_dotenv
 from agent_runner.errors import AgentRunnerError, ConfigError
 from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, ManifestError, load_catalog
 from agent_runner.local.signals import stop_event_on_signals
@@ -31,14 +37,37 @@ DEFAULT_LISTEN = "127.0.0.1:50051"
 Command = Callable[[argparse.Namespace], int]
 
 EXIT_USAGE = 2
+TEMPORAL_BRIDGE = "temporalio.bridge.temporal_sdk_bridge"
+"""The Temporal SDK's native module: loaded once a command talked to Temporal."""
 
 
 def _config_command(args: argparse.Namespace) -> int:
-    config = Config.load_from_env()
-    width = max(len(key) for key in config.describe())
-    for key, value in config.describe().items():
-        print(f"{key:<{width}}  {value}")
+    config = _mode_config()
+    for group, settings in config.describe_groups().items():
+        print(f"{group}:")
+        width = max(len(key) for key in settings)
+        for key, value in settings.items():
+            print(f"  {key:<{width}}  {value}")
+    for warning in config.warnings():
+        print(f"warning: {warning}")
     return 0
+
+
+def _mode_config() -> Config:
+    """The config of `MODE`; when MODE is unset and the cloud settings are missing, say
+    how to choose first (a developer's project wants MODE=local)."""
+    try:
+        return Config.load_from_env()
+    except ConfigError as err:
+        if os.environ.get("MODE", "").strip():
+            raise
+        raise ConfigError(
+            [
+                "MODE is not set, so this is checked as MODE=cloud (the platform); on your "
+                "machine set MODE=local (export MODE=local, or a line MODE=local in .env)",
+                *err.problems,
+            ]
+        ) from None
 
 
 def _local_config() -> Config:
@@ -81,10 +110,10 @@ def _daemon_command(args: argparse.Namespace) -> int:
 
 
 def _worker_command(args: argparse.Namespace) -> int:
-    from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
     from agent_runner.worker import run_worker
+    from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE
 
-    config = Config.load_from_env()
+    config = _mode_config()
     configure_logging(config.log_level, log_format=config.log_format)
 
     async def serve() -> None:
@@ -99,28 +128,20 @@ def _worker_command(args: argparse.Namespace) -> int:
 
 
 def _up_command(args: argparse.Namespace) -> int:
-    from agent_runner.local.stack import LocalStack, ensure_provider_key, stdin_is_terminal
+    from agent_runner.local.stack import ensure_provider_key, stdin_is_terminal
+    from agent_runner.local.up_command import serve_up
 
     config = ensure_provider_key(_local_config(), interactive=stdin_is_terminal())
+    if args.web_port is not None:
+        config = dataclasses.replace(config, web_port=args.web_port)
     configure_logging(config.log_level, log_format=config.log_format)
-    catalog = load_catalog(*_catalog_dirs(args))
-
-    async def serve() -> None:
-        stop = stop_event_on_signals()
-        stack = LocalStack(config=config, catalog=catalog, announce=False)
-        await stack.start()
-        print(stack.banner(), flush=True)
-        print("press Ctrl-C to stop everything", flush=True)
-        try:
-            ended = asyncio.create_task(stack.wait_until_stopped())
-            await asyncio.wait(
-                {ended, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED"
-            )
-        finally:
-            await stack.stop()
-        print("stopped", flush=True)
-
-    asyncio.run(serve())
+    resources_dir, skills_dir = _catalog_dirs(args)
+    catalog = load_catalog(resources_dir, skills_dir)
+    asyncio.run(
+        serve_up(
+            config, catalog, resources_dir, skills_dir or Path(args.skills), web=not args.no_web
+        )
+    )
     return 0
 
 
@@ -140,8 +161,11 @@ def _run_command(args: argparse.Namespace) -> int:
         json_output=args.json,
         resources_dir=resources_dir,
         skills_dir=skills_dir,
+        continue_last=getattr(args, "continue_last", False),
+        resources_given=args.resources is not None,
+        skills_given=args.skills_given,
     )
-    return asyncio.run(run_command(config, request, Console()))
+    return asyncio.run(run_command(config, request, Console(highlight=False)))
 
 
 DEMO_MESSAGE = (
@@ -158,7 +182,36 @@ def _demo_command(args: argparse.Namespace) -> int:
         None,
         False,
     )
-    return _run_command(args)
+    code = _run_command(args)
+    if code == 0:
+        print(NEXT_STEPS.format(activate=_activation_hint()))
+    return code
+
+
+NEXT_STEPS = """
+next steps{activate}
+  agent-runner up                                          # the stack in the foreground
+  agent-runner run "Profile data.csv" --agent data-analyst # in another terminal
+  agent-runner list                                        # recent executions and their ids
+  agent-runner new agent my-agent && agent-runner validate --resources resources
+  agent-runner --help"""
+
+
+def _activation_hint() -> str:
+    """How to reach `agent-runner` from this shell, when it is not on the PATH yet."""
+    executable = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("agent-runner")
+    if on_path is not None and (executable is None or Path(on_path).resolve() == executable):
+        return ":"
+    venv = Path(sys.prefix)
+    activate = venv / "bin" / "activate"
+    if not activate.is_file():
+        return ":"
+    try:
+        shown = activate.relative_to(Path.cwd())
+    except ValueError:
+        shown = activate
+    return f" (first, in each new shell: source {shown}):"
 
 
 def _skills_lint_command(args: argparse.Namespace) -> int:
@@ -177,28 +230,65 @@ def _skills_test_command(args: argparse.Namespace) -> int:
 def _list_command(args: argparse.Namespace) -> int:
     from agent_runner.local.run_command import list_command
 
-    return list_command(_local_config(), Console(), args.limit)
+    return list_command(_local_config(), Console(highlight=False), args.limit)
 
 
 def _logs_command(args: argparse.Namespace) -> int:
     from agent_runner.local.run_command import logs_command
 
-    return logs_command(_local_config(), Console(), args.execution_id)
+    return logs_command(
+        _local_config(),
+        Console(highlight=False),
+        args.execution_id,
+        full=args.full,
+        json_output=args.json,
+    )
+
+
+def _validate_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.scaffold import validate
+
+    resources_dir, skills_dir = _catalog_dirs(args)
+    return validate(resources_dir, skills_dir)
+
+
+def _new_command(args: argparse.Namespace) -> int:
+    from agent_runner.local.scaffold import new_agent, new_skill
+
+    if args.what == "agent":
+        folder = Path(args.resources or "resources")
+        return new_agent(args.name, folder)
+    return new_skill(args.name, Path(args.skills))
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 0 to 65535)")
+    return int(text)
 
 
 def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resources",
-        default=os.environ.get("AGENT_RUNNER_RESOURCES_DIR"),
+        default=os.environ.get("AGENT_RUNNER_RESOURCES_DIR") or None,
         help="folder of YAML manifests (default: the example set shipped with agent-runner, "
         "env AGENT_RUNNER_RESOURCES_DIR)",
     )
     parser.add_argument(
         "--skills",
-        default=os.environ.get("AGENT_RUNNER_SKILLS_DIR", "skills"),
-        help="folder of skills, one folder each with a SKILL.md (default %(default)s, "
+        default=None,
+        help="folder of skills, one folder each with a SKILL.md (default skills, "
         "env AGENT_RUNNER_SKILLS_DIR)",
     )
+
+
+def _resolve_skills_option(args: argparse.Namespace) -> None:
+    """`--skills` given, or its variable, or `skills`; and whether it was given at all."""
+    if not hasattr(args, "skills"):
+        return
+    given = args.skills or os.environ.get("AGENT_RUNNER_SKILLS_DIR") or None
+    args.skills_given = given is not None
+    args.skills = given or "skills"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,9 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the whole local stack (Temporal, daemon, workers) until Ctrl-C",
         description="Start the Temporal dev server (unless TEMPORAL_SERVICE_ADDRESS already "
         "answers), the local daemon, the runner's worker and the reference workflow's worker, "
-        "in the foreground. Ctrl-C or SIGTERM stops all of it.",
+        "in the foreground, and serve the web view on 127.0.0.1 (its URL is in the banner). "
+        "Ctrl-C or SIGTERM stops all of it.",
     )
     _add_catalog_options(up)
+    up.add_argument(
+        "--web-port",
+        type=_port,
+        metavar="PORT",
+        help="port of the web view on 127.0.0.1 (default 8234, env AGENT_RUNNER_WEB_PORT)",
+    )
+    up.add_argument("--no-web", action="store_true", help="do not serve the web view")
     up.set_defaults(handler=_up_command)
 
     run = commands.add_parser(
@@ -263,7 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("message", help="what to ask the agent")
     run.add_argument("--agent", default="demo", help="agent slug (default %(default)s)")
-    run.add_argument("--session", help="continue this session instead of starting a new one")
+    sessions = run.add_mutually_exclusive_group()
+    sessions.add_argument("--session", help="continue this session (its id: ses-...)")
+    sessions.add_argument(
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        help="continue the session of the latest execution",
+    )
     run.add_argument(
         "--model",
         help="model for this execution: a name for the configured provider, or provider:model",
@@ -314,15 +419,67 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=20, help="how many (default %(default)s)")
     listing.set_defaults(handler=_list_command)
 
-    logs = commands.add_parser("logs", help="replay a stored execution")
-    logs.add_argument("execution_id")
+    logs = commands.add_parser(
+        "logs", help="replay a stored execution (the latest when no id is given)"
+    )
+    logs.add_argument("execution_id", nargs="?", help="aex-... (see `agent-runner list`)")
+    logs.add_argument("--full", action="store_true", help="every tool call's whole output")
+    logs.add_argument("--json", action="store_true", help="the whole stored execution as JSON")
     logs.set_defaults(handler=_logs_command)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check manifests, offline scripts and skills without starting anything",
+        description="Load the resources and skills as `up` would, lint the skills and read "
+        "each agent's offline script; print every problem as `file:line: ...`, exit 1 "
+        "when there are any.",
+    )
+    _add_catalog_options(validate)
+    validate.set_defaults(handler=_validate_command)
+
+    new = commands.add_parser(
+        "new",
+        help="scaffold an agent or a skill that runs offline at once",
+        description="`new agent NAME` writes resources/NAME.yaml and its offline script "
+        "resources/offline/NAME.yaml; `new skill NAME` writes skills/NAME/ with SKILL.md, a "
+        "script and a scenario that passes offline. Existing files are never overwritten.",
+    )
+    new.add_argument("what", choices=["agent", "skill"])
+    new.add_argument("name", help="lowercase letters, digits and dashes")
+    _add_catalog_options(new)
+    new.set_defaults(handler=_new_command)
     return parser
 
 
+def entry_point() -> NoReturn:
+    """The `agent-runner` executable: `main()`, then an exit that survives Temporal's threads.
+
+    The Temporal SDK's Rust runtime keeps threads that may still hold Python objects
+    when the interpreter finalizes (temporalio/sdk-python#300); tearing the
+    interpreter down under them aborts with `PyGILState_Release` (exit 134). Once
+    that runtime was loaded, the process ends without the teardown, after
+    flushing what it wrote.
+    """
+    code = main()
+    if TEMPORAL_BRIDGE not in sys.modules:
+        sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        load_dotenv()  # before the parser, whose defaults read the environment
+    except ConfigError as err:
+        for problem in err.problems:
+            print(f"agent-runner: .env: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
+    _resolve_skills_option(args)
     handler: Command | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

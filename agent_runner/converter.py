@@ -6,11 +6,17 @@ omit `messageType`, and a newer peer schema adds fields an older worker does
 not know. This converter decodes by the parameter's declared type first, falls
 back to `messageType`, ignores unknown fields, and still writes `messageType`
 (and compact proto3 JSON) on everything it encodes.
+
+A TypeScript or Java client without a protobuf converter sends the same proto3
+JSON as `json/plain`; a parameter declared as a protobuf message decodes it
+the same way. A `messageType` that contradicts the declared type is logged:
+the declared type wins, but a peer sending the wrong message should be seen.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 import google.protobuf.json_format
@@ -21,6 +27,8 @@ import temporalio.converter
 
 from agent_runner import wire  # noqa: F401  # registers every contract message by name
 from agent_runner.errors import AgentRunnerError
+
+log = logging.getLogger(__name__)
 
 
 class PayloadDecodeError(AgentRunnerError):
@@ -38,23 +46,50 @@ class InteropJSONProtoPayloadConverter(temporalio.converter.JSONProtoPayloadConv
         payload: temporalio.api.common.v1.Payload,
         type_hint: type | None = None,
     ) -> Any:
-        message_class = _message_class(payload, type_hint)
-        try:
-            return google.protobuf.json_format.Parse(
-                payload.data, message_class(), ignore_unknown_fields=True
-            )
-        except google.protobuf.json_format.ParseError as err:
-            raise PayloadDecodeError(
-                f"payload is not a valid {message_class.DESCRIPTOR.full_name} in proto3 JSON: {err}"
-            ) from err
+        return _parse(payload, _message_class(payload, type_hint))
+
+
+class InteropJSONPlainPayloadConverter(temporalio.converter.JSONPlainPayloadConverter):
+    """`json/plain` that also decodes proto3 JSON into a parameter declared as a message."""
+
+    def from_payload(
+        self,
+        payload: temporalio.api.common.v1.Payload,
+        type_hint: type | None = None,
+    ) -> Any:
+        if isinstance(type_hint, type) and issubclass(type_hint, google.protobuf.message.Message):
+            return _parse(payload, type_hint)
+        return super().from_payload(payload, type_hint)
+
+
+def _parse(
+    payload: temporalio.api.common.v1.Payload,
+    message_class: type[google.protobuf.message.Message],
+) -> google.protobuf.message.Message:
+    try:
+        return google.protobuf.json_format.Parse(
+            payload.data, message_class(), ignore_unknown_fields=True
+        )
+    except google.protobuf.json_format.ParseError as err:
+        raise PayloadDecodeError(
+            f"payload is not a valid {message_class.DESCRIPTOR.full_name} in proto3 JSON: {err}"
+        ) from err
 
 
 def _message_class(
     payload: temporalio.api.common.v1.Payload, type_hint: type | None
 ) -> type[google.protobuf.message.Message]:
-    if isinstance(type_hint, type) and issubclass(type_hint, google.protobuf.message.Message):
-        return type_hint
     message_type = payload.metadata.get("messageType", b"").decode()
+    if isinstance(type_hint, type) and issubclass(type_hint, google.protobuf.message.Message):
+        declared = type_hint.DESCRIPTOR.full_name
+        if message_type and message_type != declared:
+            log.warning(
+                "payload says messageType %s but the parameter declares %s: decoded as %s",
+                message_type,
+                declared,
+                declared,
+            )
+        return type_hint
     if not message_type:
         raise PayloadDecodeError(
             "json/protobuf payload has no messageType and the receiving parameter "
@@ -81,6 +116,8 @@ class InteropPayloadConverter(temporalio.converter.CompositePayloadConverter):
             *(
                 InteropJSONProtoPayloadConverter()
                 if isinstance(c, temporalio.converter.JSONProtoPayloadConverter)
+                else InteropJSONPlainPayloadConverter()
+                if isinstance(c, temporalio.converter.JSONPlainPayloadConverter)
                 else c
                 for c in defaults
             )

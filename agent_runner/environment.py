@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from agent_runner import wire
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""Names a shell can export, and the only ones Daytona's daemon accepts."""
 
 
 class _Value(Protocol):
@@ -27,6 +31,17 @@ class ExecutionEnvironment:
     """Names marked secret in any layer."""
     secret_values: frozenset[str] = frozenset()
     """Every value of a secret name in any layer, overridden ones included: masked everywhere."""
+    refused_names: frozenset[str] = frozenset()
+    """Names left out of `values`: not letters, digits and underscores (`my-key`)."""
+
+    def warnings(self) -> list[str]:
+        """What to tell the user about the environment, one line each."""
+        return [
+            f"environment variable {name!r} was left out: a name must be letters, digits and "
+            "underscores, not starting with a digit; rename it (for example "
+            f"{re.sub(r'[^A-Za-z0-9_]', '_', name)!r})"
+            for name in sorted(self.refused_names)
+        ]
 
 
 def merge_environment(
@@ -52,8 +67,10 @@ def merge_environment(
                 secret_values.add(entry.value)
     for name in secret_names:
         secret_values.add(values[name])
+    refused = frozenset(name for name in values if not ENV_NAME.match(name))
     return ExecutionEnvironment(
-        values=values,
+        values={name: value for name, value in values.items() if name not in refused},
         secret_names=frozenset(secret_names),
         secret_values=frozenset(v for v in secret_values if v),
+        refused_names=refused,
     )

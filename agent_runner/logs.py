@@ -12,6 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
+from agent_runner.private_files import private_file
+
 current_execution: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_execution", default=""
 )
@@ -43,7 +45,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, file: Path | None = None, log_format: str = "text") -> None:
-    """Log lines to stderr, or to `file` (for commands whose terminal output is the product)."""
+    """Log lines to stderr, or to `file` (for commands whose terminal output is the product).
+    A log file is private to its owner (0600 in a 0700 folder)."""
+    if file is not None:
+        private_file(file)
     handler: logging.Handler = (
         logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler(sys.stderr)
     )

@@ -10,15 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from agent_runner.errors import AgentRunnerError
+
 log = logging.getLogger(__name__)
 
+
+class MetricsPortTaken(AgentRunnerError):
+    """The metrics server cannot listen where it was told to."""
+
+
 HEALTH_CHECK_TIMEOUT_S = 3.0
+
+BUILTIN_TOOLS = frozenset(
+    {"write_todos", "ls", "read_file", "write_file", "edit_file", "delete", "glob", "grep"}
+    | {"execute", "task"}
+)
+"""The tools every deep agent has (deepagents' file, shell, todo and subagent tools)."""
+OTHER_TOOL = "other"
+
+
+def tool_label(name: str, known: Collection[str] = ()) -> str:
+    """The `tool` label of a call: its name when it is a real tool of the agent (a built-in,
+    or one of `known`), else `other`. A model can call any name it invents, a secret
+    included: labels take known values only, which also bounds their number."""
+    return name if name in BUILTIN_TOOLS or name in known else OTHER_TOOL
 
 
 class RunnerMetrics:
@@ -68,11 +89,16 @@ class ObservabilityServer:
     """`/metrics` (Prometheus text) and `/healthz` (200 or 503 with the reason)."""
 
     def __init__(
-        self, metrics: RunnerMetrics, check_temporal: Callable[[], Awaitable[object]], port: int
+        self,
+        metrics: RunnerMetrics,
+        check_temporal: Callable[[], Awaitable[object]],
+        port: int,
+        host: str = "127.0.0.1",
     ) -> None:
         self._metrics = metrics
         self._check_temporal = check_temporal
         self._port = port
+        self._host = host
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -95,12 +121,20 @@ class ObservabilityServer:
         app.router.add_get("/healthz", self._health_handler)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "0.0.0.0", self._port)
-        await site.start()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        try:
+            await site.start()
+        except OSError as err:
+            await self._runner.cleanup()
+            raise MetricsPortTaken(
+                f"cannot serve /metrics on {self._host}:{self._port} (METRICS_PORT, "
+                f"METRICS_HOST): {err.strerror or err}; choose another METRICS_PORT, or 0 to "
+                "serve no metrics"
+            ) from None
         server = site._server  # aiohttp keeps the asyncio server here; it knows the real port
         sockets = getattr(server, "sockets", None) or ()
         self.port = sockets[0].getsockname()[1] if sockets else self._port
-        log.info("metrics on :%s/metrics, health on :%s/healthz", self.port, self.port)
+        log.info("metrics on %s:%s/metrics and /healthz", self._host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

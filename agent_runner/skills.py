@@ -1,20 +1,35 @@
 """Skills in a sandbox: `SkillWriter` writes them, `generate_prompt_section` lists them.
 
-A skill is a folder `<root>/skills/<name>/` holding its `SKILL.md` (Agent Skills
-format: YAML front matter with `name` and `description`, then Markdown) and
-the files of its artifact ZIP. The agent's prompt lists each skill's name,
-description and path; the agent reads the whole SKILL.md only when a task calls
-for it (progressive disclosure), unless `inline` asks for the full text.
+A skill is a folder `<root>/.agent-runner/skills/<name>/` holding its `SKILL.md`
+(Agent Skills format: YAML front matter with `name` and `description`, then
+Markdown) and the files of its artifact ZIP. The folder belongs to the runner:
+a user's own `skills/` folder in the sandbox is never touched, and each skill's
+folder is replaced whole, so it holds exactly the version being run. The
+agent's prompt lists each skill's name, description and path; the agent reads
+the whole SKILL.md only when a task calls for it (progressive disclosure),
+unless `inline` asks for the full text.
+
+Skill content is untrusted: front matter is parsed with a size limit and
+without YAML aliases (an alias bomb is refused before it expands), a ZIP's
+entry count and declared sizes are checked from its central directory before
+anything is extracted, and files are written without following symbolic links
+(a link planted in the skills folder by an earlier command is replaced, never
+written through).
 """
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import re
+import shlex
+import shutil
 import stat
+import struct
 import zipfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -23,18 +38,39 @@ import yaml
 from agent_runner import wire
 from agent_runner.errors import AgentRunnerError
 
-SKILLS_FOLDER = "skills"
+SKILLS_FOLDER = ".agent-runner/skills"
+"""Where, under the sandbox root, the runner writes skills: its own folder, not the user's."""
 SKILL_FILE = "SKILL.md"
 MAX_ARTIFACT_ENTRIES = 1000
 MAX_ARTIFACT_BYTES = 50 * 1024 * 1024
 """Uncompressed bytes one skill's artifact may expand to."""
 DESCRIPTION_LIMIT = 1024
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+"""Front matter is a name and a description: anything this large is refused unparsed."""
 
 Mode = Literal["filesystem", "daytona"]
 
 
 class ArtifactError(AgentRunnerError):
     """A skill artifact is unsafe or malformed; nothing of it was written."""
+
+
+class SkillDocumentError(AgentRunnerError):
+    """A SKILL.md is refused before parsing: too large a front matter, or YAML aliases."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases: `*x` is how a few hundred bytes expand to
+    gigabytes (the "billion laughs"), and front matter never needs one."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise SkillDocumentError(
+                f"SKILL.md front matter uses a YAML alias (*{event.anchor}, line "
+                f"{event.start_mark.line + 1}); aliases are not allowed: write the value out"
+            )
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -59,10 +95,13 @@ class ResolvedSkill:
 
     @property
     def document(self) -> SkillDocument:
-        return parse_skill_md(
-            self.skill.spec.skill_md,
-            fallback_name=self.skill.metadata.slug or self.skill.metadata.name or self.id,
-        )
+        try:
+            return parse_skill_md(
+                self.skill.spec.skill_md,
+                fallback_name=self.skill.metadata.slug or self.skill.metadata.name or self.id,
+            )
+        except SkillDocumentError as err:
+            raise SkillDocumentError(f"skill {self.id!r}: {err}") from None
 
     @property
     def folder_name(self) -> str:
@@ -74,10 +113,10 @@ def parse_skill_md(text: str, fallback_name: str) -> SkillDocument:
     the body's first paragraph."""
     front: Mapping[str, Any] = {}
     body = text
-    match = re.match(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", text, flags=re.S)
+    match = _front_matter(text)
     if match:
         try:
-            loaded = yaml.safe_load(match.group(1))
+            loaded = yaml.load(match.group(1), Loader=_NoAliasLoader)  # safe, no aliases
         except yaml.YAMLError:
             loaded = None
         if isinstance(loaded, Mapping):
@@ -85,6 +124,20 @@ def parse_skill_md(text: str, fallback_name: str) -> SkillDocument:
     name = str(front.get("name") or fallback_name).strip()
     description = str(front.get("description") or _first_paragraph(body)).strip()
     return SkillDocument(name=name, description=description[:DESCRIPTION_LIMIT], body=body)
+
+
+def _front_matter(text: str) -> re.Match[str] | None:
+    """The front matter block, looked for within the size limit only."""
+    if not text.startswith("---"):
+        return None
+    head = text[: MAX_FRONT_MATTER_BYTES + 8]
+    match = re.match(r"\A---[ \t\r]*\n(.*?)\n---[ \t\r]*(?:\n|\Z)", head, flags=re.S)
+    if match is None and re.search(r"\n---[ \t\r]*(?:\n|\Z)", text[len(head) - 8 :]):
+        raise SkillDocumentError(
+            f"SKILL.md front matter is larger than {MAX_FRONT_MATTER_BYTES} characters; "
+            "keep it to the name and a description, and put the rest in the body"
+        )
+    return match
 
 
 def _first_paragraph(body: str) -> str:
@@ -137,58 +190,152 @@ class SkillWriter:
     async def write_skills(self, skills: Sequence[ResolvedSkill]) -> dict[str, str]:
         """Write every skill; returns skill id -> path of its SKILL.md as the agent sees it.
 
-        Raises `RuntimeError` naming the skill when a write fails, and
-        `ArtifactError` when an artifact is unsafe.
+        Each skill's folder is replaced whole. Raises `RuntimeError` naming the skill
+        when a write fails, and `ArtifactError` when an artifact is unsafe.
         """
-        files: list[tuple[str, bytes, bool]] = []
+        folders: list[_SkillFolder] = []
         paths: dict[str, str] = {}
         used: set[str] = set()
         for skill in skills:
-            folder = _unique(skill.folder_name, used)
-            base = f"{SKILLS_FOLDER}/{folder}"
+            folder = _SkillFolder(skill.id, _unique(skill.folder_name, used))
             if skill.artifact:
                 try:
-                    entries = safe_artifact_entries(skill.artifact)
+                    folder.files += safe_artifact_entries(skill.artifact)
                 except ArtifactError as err:
                     raise ArtifactError(f"skill {skill.id!r}: {err}") from err
-                files += [
-                    (f"{base}/{name}", data, executable) for name, data, executable in entries
-                ]
-            files.append((f"{base}/{SKILL_FILE}", skill.skill.spec.skill_md.encode(), False))
-            paths[skill.id] = f"{self._visible_root}/{base}/{SKILL_FILE}"
+            folder.files.append((SKILL_FILE, skill.skill.spec.skill_md.encode(), False))
+            folders.append(folder)
+            paths[skill.id] = f"{self._visible_root}/{SKILLS_FOLDER}/{folder.name}/{SKILL_FILE}"
+        if not folders:
+            return paths
         if self.mode == "filesystem":
-            self._write_files(files)
+            self._write_files(folders)
         else:
-            await self._upload_files(files)
+            await self._upload_files(folders)
         return paths
 
-    def _write_files(self, files: list[tuple[str, bytes, bool]]) -> None:
+    def _write_files(self, folders: list[_SkillFolder]) -> None:
+        """Write through folder descriptors, never following a link: a link (or file)
+        planted where the runner's folders go is replaced, so nothing lands outside."""
         assert self.root_dir is not None
-        for relative, data, executable in files:
-            target = self.root_dir / relative
+        current = folders[0]
+        try:
+            root = os.open(self.root_dir, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-                if executable:
-                    target.chmod(target.stat().st_mode | 0o111)
-            except OSError as err:
-                skill = PurePosixPath(relative).parts[1]
-                raise RuntimeError(
-                    f"writing skill {skill!r} into {self.root_dir} failed: {err}"
-                ) from err
+                skills_folder = _own_folder(root, SKILLS_FOLDER.split("/"))
+                try:
+                    for current in folders:
+                        _replace(skills_folder, current.name)
+                        skill_folder = _own_folder(skills_folder, [current.name])
+                        try:
+                            for relative, data, executable in current.files:
+                                _write_file(skill_folder, relative, data, executable)
+                        finally:
+                            os.close(skill_folder)
+                finally:
+                    os.close(skills_folder)
+            finally:
+                os.close(root)
+        except OSError as err:
+            raise RuntimeError(
+                f"writing skill {current.name!r} into {self.root_dir} failed: {err}"
+            ) from err
 
-    async def _upload_files(self, files: list[tuple[str, bytes, bool]]) -> None:
+    async def _upload_files(self, folders: list[_SkillFolder]) -> None:
         root = self._visible_root
-        responses = await self.sandbox.aupload_files(
-            [(f"{root}/{path}", data) for path, data, _ in files]
-        )
+        await self._clear_remote_folders(folders)
+        uploads = [
+            (f"{root}/{SKILLS_FOLDER}/{folder.name}/{relative}", data, executable)
+            for folder in folders
+            for relative, data, executable in folder.files
+        ]
+        responses = await self.sandbox.aupload_files([(path, data) for path, data, _ in uploads])
         failed = [r for r in responses if r.error]
         if failed:
-            skill = PurePosixPath(failed[0].path[len(root) :].lstrip("/")).parts[1]
+            skill = PurePosixPath(failed[0].path[len(f"{root}/{SKILLS_FOLDER}/") :]).parts[0]
             raise RuntimeError(f"uploading skill {skill!r} failed: {failed[0].error}")
-        executables = [f"{root}/{path}" for path, _, executable in files if executable]
+        executables = [path for path, _, executable in uploads if executable]
         if executables:
             await self.sandbox.make_executable(executables)
+
+    async def _clear_remote_folders(self, folders: list[_SkillFolder]) -> None:
+        """In the remote sandbox: remove links or files planted where the runner's folders
+        go, and each skill's old folder (a link there is removed, not followed)."""
+        own = [".agent-runner", SKILLS_FOLDER]
+        checks = " ".join(
+            f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -d {p} ]; }}; then rm -f -- {p}; fi;"
+            for p in map(shlex.quote, own)
+        )
+        old = " ".join(shlex.quote(f"{SKILLS_FOLDER}/{folder.name}") for folder in folders)
+        command = f"cd {shlex.quote(self._visible_root or '.')} && {checks} rm -rf -- {old}"
+        result = await self.sandbox.aexecute(command)
+        if result.exit_code != 0:
+            raise RuntimeError(
+                f"preparing the skills folder in the sandbox failed: {result.output.strip()}"
+            )
+
+
+@dataclass
+class _SkillFolder:
+    skill_id: str
+    name: str
+    """Folder name under SKILLS_FOLDER."""
+    files: list[tuple[str, bytes, bool]] = field(default_factory=list)
+    """(path inside the folder, bytes, executable)."""
+
+
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _own_folder(parent: int, parts: Sequence[str]) -> int:
+    """A descriptor of `parent/parts...`, each created when missing; a link or file in
+    the way is removed (these folders belong to the runner). The caller closes it."""
+    current = os.dup(parent)
+    for part in parts:
+        try:
+            child = _open_or_make_folder(current, part)
+        finally:
+            os.close(current)
+        current = child
+    return current
+
+
+def _open_or_make_folder(parent: int, name: str) -> int:
+    try:
+        return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        if err.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        os.unlink(name, dir_fd=parent)  # a planted link (ELOOP) or a file (ENOTDIR)
+    os.mkdir(name, 0o755, dir_fd=parent)
+    return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+
+
+def _replace(parent: int, name: str) -> None:
+    """Remove `parent/name`, whatever it is, without following links."""
+    try:
+        info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(name, dir_fd=parent)  # fd-based on Linux: safe against links
+    else:
+        os.unlink(name, dir_fd=parent)
+
+
+def _write_file(folder: int, relative: str, data: bytes, executable: bool) -> None:
+    *parents, name = PurePosixPath(relative).parts
+    parent = _own_folder(folder, parents)
+    try:
+        _replace(parent, name)
+        mode = 0o755 if executable else 0o644
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(name, flags, mode, dir_fd=parent), "wb") as file:
+            file.write(data)
+    finally:
+        os.close(parent)
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -207,6 +354,7 @@ def safe_artifact_entries(artifact: bytes) -> list[tuple[str, bytes, bool]]:
     more than MAX_ARTIFACT_ENTRIES entries or MAX_ARTIFACT_BYTES uncompressed
     (checked from the sizes read, not only the headers, so a lying header is caught).
     """
+    check_central_directory(artifact)
     try:
         archive = zipfile.ZipFile(io.BytesIO(artifact))
     except zipfile.BadZipFile as err:
@@ -216,6 +364,10 @@ def safe_artifact_entries(artifact: bytes) -> list[tuple[str, bytes, bool]]:
         if len(infos) > MAX_ARTIFACT_ENTRIES:
             raise ArtifactError(
                 f"the artifact has {len(infos)} entries; at most {MAX_ARTIFACT_ENTRIES} are allowed"
+            )
+        if sum(info.file_size for info in infos) > MAX_ARTIFACT_BYTES:
+            raise ArtifactError(
+                f"the artifact declares more than {MAX_ARTIFACT_BYTES} bytes (a ZIP bomb?)"
             )
         entries: list[tuple[str, bytes, bool]] = []
         total = 0
@@ -249,6 +401,63 @@ def safe_artifact_entries(artifact: bytes) -> list[tuple[str, bytes, bool]]:
         return entries
 
 
+_END_OF_DIRECTORY = struct.Struct("<4sHHHHIIH")
+_ZIP64_LOCATOR = struct.Struct("<4sIQI")
+_ZIP64_END = struct.Struct("<4sQHHIIQQQQ")
+_DIRECTORY_ENTRY = struct.Struct("<4sHHHHHHIIIHHHHHII")
+
+
+def check_central_directory(artifact: bytes) -> None:
+    """Count a ZIP's entries and add up their declared sizes from its central directory,
+    before `zipfile` builds an object per entry (a million entries cost it ~500 MB).
+
+    Walks the directory's fixed-size headers only, and stops at the first entry past
+    the limits; a directory that does not parse is refused too.
+    """
+    end = artifact.rfind(b"PK\x05\x06", max(0, len(artifact) - 65557))
+    if end < 0 or end + _END_OF_DIRECTORY.size > len(artifact):
+        raise ArtifactError("the artifact is not a ZIP file: no end of central directory")
+    _, _, _, _, count, size, offset, _ = _END_OF_DIRECTORY.unpack_from(artifact, end)
+    locator = end - _ZIP64_LOCATOR.size
+    if locator >= 0 and artifact[locator : locator + 4] == b"PK\x06\x07":
+        end64 = _ZIP64_LOCATOR.unpack_from(artifact, locator)[2]
+        if end64 + _ZIP64_END.size > len(artifact) or artifact[end64 : end64 + 4] != b"PK\x06\x06":
+            raise ArtifactError("the artifact is not a ZIP file: a broken ZIP64 directory")
+        _, _, _, _, _, _, _, count, size, offset = _ZIP64_END.unpack_from(artifact, end64)
+    if count > MAX_ARTIFACT_ENTRIES:
+        raise ArtifactError(
+            f"the artifact has {count} entries; at most {MAX_ARTIFACT_ENTRIES} are allowed"
+        )
+    for entries, declared in _walk_directory(artifact, offset, size):
+        if entries > MAX_ARTIFACT_ENTRIES:
+            raise ArtifactError(
+                f"the artifact has more than {MAX_ARTIFACT_ENTRIES} entries; "
+                f"at most {MAX_ARTIFACT_ENTRIES} are allowed"
+            )
+        if declared > MAX_ARTIFACT_BYTES:
+            raise ArtifactError(
+                f"the artifact declares more than {MAX_ARTIFACT_BYTES} bytes (a ZIP bomb?)"
+            )
+
+
+def _walk_directory(artifact: bytes, offset: int, size: int) -> Iterator[tuple[int, int]]:
+    """(entries so far, declared bytes so far) after each central directory header."""
+    position, stop = offset, min(offset + size, len(artifact))
+    entries = declared = 0
+    while position < stop:
+        if position + _DIRECTORY_ENTRY.size > len(artifact):
+            raise ArtifactError("the artifact is not a ZIP file: its directory is cut short")
+        header = _DIRECTORY_ENTRY.unpack_from(artifact, position)
+        if header[0] != b"PK\x01\x02":
+            raise ArtifactError("the artifact is not a ZIP file: a broken directory entry")
+        uncompressed, name_length, extra_length, comment_length = header[9:13]
+        entries += 1
+        # 0xFFFFFFFF means "in the ZIP64 extra field": more than a skill may hold anyway.
+        declared += MAX_ARTIFACT_BYTES + 1 if uncompressed == 0xFFFFFFFF else uncompressed
+        position += _DIRECTORY_ENTRY.size + name_length + extra_length + comment_length
+        yield entries, declared
+
+
 def generate_prompt_section(
     skills: Sequence[ResolvedSkill], paths: Mapping[str, str], *, inline: bool = False
 ) -> str:
@@ -258,9 +467,11 @@ def generate_prompt_section(
     lines = [
         "## Skills",
         "",
-        "Skills are instructions (and scripts) for specific tasks, in the sandbox. "
-        "When a task matches a skill's description, read its SKILL.md with read_file "
-        "first and follow it; paths inside a skill are relative to the sandbox root.",
+        "Skills are instructions (and scripts) for specific tasks, in the sandbox's "
+        f"`{SKILLS_FOLDER}/` folder, one folder per skill. When a task matches a skill's "
+        "description, read its SKILL.md with read_file first and follow it. Paths a skill "
+        "names (scripts/..., references/...) are inside its own folder: commands run in "
+        f"the sandbox root, so run a skill's script as `{SKILLS_FOLDER}/<skill>/scripts/...`.",
         "",
     ]
     for skill in skills:

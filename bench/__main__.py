@@ -9,29 +9,44 @@ import sys
 import time
 
 from bench.cases import ALL
-from bench.common import Comparison, merged, previous_results, write_results
+from bench.common import (
+    Comparison,
+    load_average,
+    merged,
+    previous_results,
+    quick,
+    write_results,
+)
 
 
 async def main(selected: list[str]) -> None:
-    unknown = sorted(set(selected) - {case.__name__ for case in ALL})
+    names = [case.__name__ for case in ALL]
+    unknown = sorted(set(selected) - set(names))
     if unknown:
-        names = ", ".join(case.__name__ for case in ALL)
-        sys.exit(f"no benchmark named {', '.join(unknown)}; the benchmarks are: {names}")
+        sys.exit(f"no benchmark named {', '.join(unknown)}; the benchmarks are: {', '.join(names)}")
     logging.basicConfig(level=logging.WARNING)
+    previous, runs = previous_results()
+    if not selected:
+        runs = {}
     comparisons: list[Comparison] = []
+    mode = "quick" if quick() else "full"
     for case in ALL:
         if selected and case.__name__ not in selected:
             continue
-        started = time.perf_counter()
-        print(f"running {case.__name__} ...", flush=True)
+        started, load_before = time.perf_counter(), load_average()
+        print(f"running {case.__name__} ({mode}) ...", flush=True)
         results = await case()
-        comparisons += results
         for result in results:
+            result.case = case.__name__
             print("  " + result.row(), flush=True)
-        print(f"  ({time.perf_counter() - started:.0f}s)", flush=True)
-    if selected:  # a partial run updates its rows and keeps the rest
-        comparisons = merged(previous_results(), comparisons)
-    write_results(comparisons, {})
+        comparisons += results
+        elapsed = time.perf_counter() - started
+        runs[case.__name__] = (
+            f"load {load_before:.1f} -> {load_average():.1f}, {elapsed:.0f} s, {mode} mode, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        )
+        print(f"  ({elapsed:.0f}s)", flush=True)
+    write_results(merged(previous, comparisons, names), runs)
     print("wrote bench/RESULTS.md and bench/results.json")
 
 

@@ -1,4 +1,4 @@
-"""Measuring side by side: alternating rounds, medians and p95, one results table."""
+"""Measuring side by side: alternating rounds, intervals, one results table."""
 
 from __future__ import annotations
 
@@ -12,51 +12,103 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from bench.stats import Interval, Target, median_interval, paired_ratio
 
 HERE = Path(__file__).resolve().parent
 
 
 @dataclass
 class Comparison:
+    """One row: our figure against the alternative's (or alone), over paired rounds."""
+
     benchmark: str
     measure: str
     unit: str
     ours: list[float] = field(default_factory=list)
     theirs: list[float] = field(default_factory=list)
+    """Paired with `ours` by round, when there is an alternative."""
     alternative: str = ""
-    target: str = ""
-    lower_is_better: bool = True
+    target: Target | None = None
     note: str = ""
+    case: str = ""
+    """The function in cases that made this row (set by `python -m bench`)."""
+    statistic: str = ""
+    """What `figure` is when a case computed it itself (a pooled p95, a slope)."""
+    figure: Interval | None = None
+    """The row's result: given by the case, else the paired ratio (with an alternative)
+    or the median of ours (without one)."""
 
-    @property
-    def ours_median(self) -> float:
-        return statistics.median(self.ours)
-
-    @property
-    def theirs_median(self) -> float | None:
-        return statistics.median(self.theirs) if self.theirs else None
-
-    @property
-    def ratio(self) -> float | None:
-        theirs = self.theirs_median
-        if theirs is None or theirs == 0:
+    def result(self) -> Interval | None:
+        if self.figure is not None:
+            return self.figure
+        if not self.ours:
             return None
-        return self.ours_median / theirs
+        if self.theirs:
+            try:
+                return paired_ratio(self.ours, self.theirs)
+            except ValueError:
+                return None
+        return median_interval(self.ours)
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.figure is None and bool(self.theirs)
+
+    def verdict(self) -> str:
+        result = self.result()
+        if self.target is None or result is None:
+            return "-"
+        return "met" if self.target.met_by(result) else "not met"
+
+    def shown_result(self) -> str:
+        result = self.result()
+        if result is None:
+            return "-"
+        if self.is_ratio:
+            return f"{result.estimate:.2f}x [{result.low:.2f}, {result.high:.2f}]"
+        what = self.statistic or "median"
+        return (
+            f"{what} {fmt(result.estimate)} [{fmt(result.low)}, {fmt(result.high)}] {self.unit}"
+        ).rstrip()
 
     def row(self) -> str:
-        theirs = self.theirs_median
-        ratio = self.ratio
-        ours = f"{fmt(self.ours_median)} (p95 {fmt(p95(self.ours))}) {self.unit}"
+        ours = (
+            f"{fmt(statistics.median(self.ours))} (p95 {fmt(p95(self.ours))}) {self.unit}"
+            if self.ours
+            else "-"
+        )
         alternative = (
-            f"{self.alternative}: {fmt(theirs)} (p95 {fmt(p95(self.theirs))}) {self.unit}"
-            if theirs is not None
+            f"{self.alternative}: {fmt(statistics.median(self.theirs))} "
+            f"(p95 {fmt(p95(self.theirs))}) {self.unit}"
+            if self.theirs
             else self.alternative or "-"
         )
-        shown_ratio = f"{ratio:.2f}x" if ratio is not None else "-"
+        target = self.target.describe(self.unit) if self.target else "-"
         return (
-            f"| {self.benchmark} | {self.measure} | {ours} | {alternative} | {shown_ratio} "
-            f"| {self.target or '-'} |"
+            f"| {self.benchmark} | {self.measure} | {len(self.ours)} | {ours} | {alternative} "
+            f"| {self.shown_result()} | {target} | {self.verdict()} |"
         )
+
+    def to_json(self) -> dict[str, object]:
+        result = self.result()
+        return asdict(self) | {
+            "result": asdict(result) if result else None,
+            "verdict": self.verdict(),
+        }
+
+    @classmethod
+    def from_json(cls, stored: dict[str, object]) -> Comparison:
+        fields = cls.__dataclass_fields__
+        values: dict[str, Any] = {k: v for k, v in stored.items() if k in fields}
+        if isinstance(values.get("target"), dict):
+            values["target"] = Target(**values["target"])
+        elif not isinstance(values.get("target"), Target):
+            values["target"] = None
+        if isinstance(values.get("figure"), dict):
+            values["figure"] = Interval(**values["figure"])
+        return cls(**values)
 
 
 def fmt(value: float | None) -> str:
@@ -129,43 +181,74 @@ def now() -> float:
     return time.perf_counter()
 
 
-def previous_results() -> list[Comparison]:
-    """The comparisons in results.json, so that running a few benchmarks keeps the others."""
+def quick() -> bool:
+    """`BENCH_QUICK=1`: few rounds, to check that every case runs; the intervals are wide."""
+    return os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+
+def rounds(full: int, fast: int) -> int:
+    return fast if quick() else full
+
+
+def load_average() -> float:
     try:
-        stored = json.loads((HERE / "results.json").read_text())["comparisons"]
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def previous_results() -> tuple[list[Comparison], dict[str, Any]]:
+    """The rows in results.json and its run notes, so that running a few benchmarks keeps
+    the others."""
+    try:
+        stored = json.loads((HERE / "results.json").read_text())
+        rows = [Comparison.from_json(c) for c in stored["comparisons"]]
+        return rows, dict(stored.get("runs", {}))
     except FileNotFoundError:
-        return []
-    except (ValueError, KeyError, TypeError) as err:
+        return [], {}
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         print(f"bench/results.json is not readable ({err}); it will hold only this run's rows")
-        return []
-    fields = Comparison.__dataclass_fields__
-    return [Comparison(**{k: v for k, v in c.items() if k in fields}) for c in stored]
+        return [], {}
 
 
-def merged(previous: list[Comparison], fresh: list[Comparison]) -> list[Comparison]:
-    """`previous` with each benchmark that ran again replaced by its fresh figures."""
-    by_name = {c.benchmark: c for c in fresh}
-    kept = [by_name.pop(c.benchmark, c) for c in previous]
-    return kept + list(by_name.values())
+def merged(
+    previous: list[Comparison], fresh: list[Comparison], order: list[str]
+) -> list[Comparison]:
+    """Every case's rows in `order`: fresh rows for the cases that ran again, the earlier
+    rows for the others."""
+    ran = {c.case for c in fresh}
+    rows = [c for c in previous if c.case not in ran] + fresh
+    position = {name: n for n, name in enumerate(order)}
+    return sorted(rows, key=lambda c: position.get(c.case, len(order)))
 
 
-def write_results(comparisons: list[Comparison], extra: dict[str, object]) -> None:
+def write_results(comparisons: list[Comparison], runs: dict[str, Any]) -> None:
     info = machine()
     lines = [
         "# Benchmark results",
         "",
         f"Machine: {info['platform']}, {info['cpus']} CPUs, {info['memory']}, "
         f"Python {info['python']}.",
-        "Each comparison ran both sides in the same process run, alternating, over several rounds;",
-        "figures are medians with the 95th percentile. The ratio is ours / the alternative",
-        "(below 1 means we are faster or smaller). Produced by `make bench`.",
         "",
-        "| benchmark | measured | ours | alternative | ratio | target |",
-        "|---|---|---|---|---|---|",
+        "Each comparison ran both sides alternately in the same process run, one pair per round",
+        "(`rounds`). **result** is the geometric mean of the rounds' ratios ours / alternative",
+        "(below 1: we are faster or smaller) with its 95% interval from a bootstrap over the",
+        "rounds; a row without an alternative shows its own statistic and interval. A target",
+        "is **met** only when the whole interval meets it (the upper end of an upper bound).",
+        "Produced by `make bench` (see bench/README.md).",
+        "",
+        "Load while each case ran (1-minute load average at its start and end, on "
+        f"{info['cpus']} CPUs):",
+        "",
+        *[f"- {name}: {note}" for name, note in runs.items()],
+        "",
+        "| benchmark | measured | rounds | ours | alternative | result [95% interval] "
+        "| target | met |",
+        "|---|---|---|---|---|---|---|---|",
         *[c.row() for c in comparisons],
         "",
     ]
-    notes = [f"- **{c.benchmark}**: {c.note}" for c in comparisons if c.note]
+    notes = [f"- **{c.benchmark}** ({c.measure}): {c.note}" for c in comparisons if c.note]
     if notes:
         lines += ["## Notes", "", *notes, ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
@@ -173,8 +256,8 @@ def write_results(comparisons: list[Comparison], extra: dict[str, object]) -> No
         json.dumps(
             {
                 "machine": info,
-                "comparisons": [asdict(c) | {"ratio": c.ratio} for c in comparisons],
-                **extra,
+                "runs": runs,
+                "comparisons": [c.to_json() for c in comparisons],
             },
             indent=2,
         )

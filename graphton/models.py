@@ -3,6 +3,10 @@
 Providers: `anthropic`, `openai` (with `base_url`, any OpenAI-compatible server),
 `ollama`, and `scripted` (`scripted:<path to a YAML script>`, offline; see
 `graphton.testing`). Common short names map to real provider ids (`MODEL_ALIASES`).
+
+Provider models retry a busy provider themselves (`graphton.providers`), so the
+SDKs' own retries are off: two layers of retries would multiply (3 x 7 tries)
+and the SDK's waits would be invisible.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from graphton.errors import ModelConfigError
+from graphton.providers import RetryPolicy
 from graphton.testing import ScriptedChatModel
 
 PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
@@ -70,9 +75,12 @@ def create_chat_model(
     base_url: str | None = None,
     max_tokens: int | None = None,
     temperature: float | None = None,
+    retry: RetryPolicy | None = None,
 ) -> BaseChatModel:
     """Build the chat model `spec` names, with the given limits applied.
 
+    Provider models are `graphton.providers.RetryingChatModel`s retrying by
+    `retry` (default `RetryPolicy()`); `configure_retries` changes it later.
     Raises `ModelConfigError` for an unknown provider, a missing name or a
     missing key; a provider that cannot be reached fails on first use.
     """
@@ -80,12 +88,14 @@ def create_chat_model(
     if provider == "scripted":
         return ScriptedChatModel.from_yaml(name)
     model_id = resolve_model_name(provider, name)
-    if provider == "ollama":
-        from langchain_ollama import ChatOllama
+    from graphton import provider_models
 
-        return ChatOllama(
+    if provider == "ollama":
+        ollama = provider_models.RetryingChatOllama(
             model=model_id, base_url=base_url, num_predict=max_tokens, temperature=temperature
         )
+        ollama.configure_retries(retry)
+        return ollama
     key_variable = _KEY_VARIABLES[provider]
     key = api_key or os.environ.get(key_variable)
     if provider == "anthropic":
@@ -94,29 +104,32 @@ def create_chat_model(
                 f"model {spec!r}: Anthropic needs an API key; set {key_variable} "
                 "(or STIGMER_LLM_API_KEY for the runner)"
             )
-        from langchain_anthropic import ChatAnthropic
-
-        return ChatAnthropic(  # type: ignore[call-arg]  # pydantic aliases
+        anthropic = provider_models.RetryingChatAnthropic(  # type: ignore[call-arg]  # aliases
             model=model_id,
             api_key=SecretStr(key),
             base_url=base_url,
             max_tokens=max_tokens or 8192,
             temperature=temperature,
+            max_retries=0,
         )
+        anthropic.configure_retries(retry)
+        return anthropic
     if not key and base_url is None:
         raise ModelConfigError(
             f"model {spec!r}: OpenAI needs an API key; set {key_variable} "
             "(or STIGMER_LLM_API_KEY for the runner), or a base URL for a compatible server"
         )
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(  # type: ignore[call-arg]  # pydantic aliases
+    openai = provider_models.RetryingChatOpenAI(  # type: ignore[call-arg]  # pydantic aliases
         model=model_id,
         api_key=SecretStr(key or _UNCHECKED_KEY),
         base_url=base_url,
         max_tokens=max_tokens,
         temperature=temperature,
+        max_retries=0,
+        stream_usage=True,
     )
+    openai.configure_retries(retry)
+    return openai
 
 
 __all__ = ["MODEL_ALIASES", "PROVIDERS", "create_chat_model", "parse_model_spec"]

@@ -20,12 +20,20 @@ turns:
 Every model call, the main agent's and its subagents' alike, takes the next
 turn, in order. A turn's `expect` that does not hold, or a call past the last
 turn, raises `ScriptError` saying which turn and what was seen.
+
+A call the agent makes for itself rather than for its next step, deepagents'
+conversation summary (LangChain marks it `lc_source: summarization`), takes no
+turn: it is answered with a plain summary made from the messages, and logged,
+so a long scripted conversation never shifts by a turn. A resumed run skips
+the turns its earlier attempt played, its subagents' included:
+`model.skip(await turns_played(graph, config, since_message_id))`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -38,15 +46,22 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from langgraph.pregel import Pregel
 from pydantic import ConfigDict, PrivateAttr
 
 from graphton.errors import ScriptError
 
+log = logging.getLogger(__name__)
+
 TEXT_CHUNK_CHARS = 16
 """Characters per streamed text chunk: small enough that a stream is visibly a stream."""
+SUMMARY_SOURCE = "summarization"
+"""`lc_source` metadata LangChain's summarization middleware puts on its model calls."""
+SUMMARY_CHARS = 2000
+"""Characters of the conversation a scripted summary keeps (its most recent ones)."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +231,17 @@ class ScriptedChatModel(BaseChatModel):
         # as a provider integration would send them.
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
+    def _answer(self, messages: list[BaseMessage], metadata: Mapping[str, Any]) -> ScriptedTurn:
+        """The turn that answers this call: a summary outside the script, or the next turn."""
+        if metadata.get("lc_source") == SUMMARY_SOURCE:
+            log.info(
+                "model script %s: a conversation summary was asked for; answered outside "
+                "the script (no turn taken)",
+                self.script.source,
+            )
+            return ScriptedTurn(text=_summary(messages))
+        return self._take_turn(messages)
+
     def _take_turn(self, messages: list[BaseMessage]) -> ScriptedTurn:
         with self._cursor.lock:
             index = self._cursor.next_index
@@ -238,7 +264,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        turn = self._take_turn(messages)
+        turn = self._answer(messages, run_manager.metadata if run_manager else {})
         message = AIMessage(
             content=turn.text,
             tool_calls=[ToolCall(name=c.name, args=dict(c.args), id=c.id) for c in turn.tool_calls],
@@ -252,7 +278,8 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for chunk in self._chunks(self._take_turn(messages)):
+        turn = self._answer(messages, run_manager.metadata if run_manager else {})
+        for chunk in self._chunks(turn):
             if self.chunk_delay_s:
                 time.sleep(self.chunk_delay_s)
             if run_manager is not None and isinstance(chunk.message.content, str):
@@ -266,7 +293,8 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for chunk in self._chunks(self._take_turn(messages)):
+        turn = self._answer(messages, run_manager.metadata if run_manager else {})
+        for chunk in self._chunks(turn):
             if self.chunk_delay_s:
                 await asyncio.sleep(self.chunk_delay_s)
             if run_manager is not None and isinstance(chunk.message.content, str):
@@ -298,6 +326,45 @@ class ScriptedChatModel(BaseChatModel):
             pieces = [AIMessageChunk(content="")]
         pieces[-1].chunk_position = "last"
         return [ChatGenerationChunk(message=piece) for piece in pieces]
+
+
+def _summary(messages: Sequence[BaseMessage]) -> str:
+    text = "\n".join(message.text for message in messages).strip()
+    return f"Summary of the conversation so far (scripted): {text[-SUMMARY_CHARS:]}"
+
+
+async def turns_played(
+    graph: Pregel[Any, Any, Any, Any], config: Any, since_message_id: str
+) -> int:
+    """Model turns played in `config`'s thread since the message `since_message_id` was
+    added: the main agent's AI messages after it, and every AI message its subagents
+    checkpointed since (a subagent's conversation is its own, kept under its own
+    checkpoint namespace, so the main conversation does not show it).
+
+    A run resumed from its checkpoint continues where it stopped, inside a subagent
+    too, so this is how many turns of the script are already behind it.
+    """
+    state = await graph.aget_state(config)
+    messages = list((state.values or {}).get("messages", []))
+    ids = [message.id for message in messages]
+    if since_message_id not in ids:
+        return 0
+    played = {m.id for m in messages[ids.index(since_message_id) + 1 :] if m.type == "ai"}
+    started = ""
+    async for snapshot in graph.aget_state_history(config):
+        if since_message_id not in {m.id for m in snapshot.values.get("messages", [])}:
+            break
+        started = snapshot.config["configurable"]["checkpoint_id"]
+    thread: RunnableConfig = {"configurable": {"thread_id": config["configurable"]["thread_id"]}}
+    checkpointer = graph.checkpointer
+    if started and checkpointer is not None and not isinstance(checkpointer, bool):
+        async for saved in checkpointer.alist(thread):
+            where = saved.config["configurable"]
+            # checkpoint ids are time-ordered (UUIDv6): later ids are later checkpoints
+            if where.get("checkpoint_ns") and where["checkpoint_id"] > started:
+                channel = saved.checkpoint["channel_values"].get("messages") or []
+                played |= {m.id for m in channel if getattr(m, "type", "") == "ai"}
+    return len(played)
 
 
 def _check_expectation(
@@ -340,4 +407,11 @@ def _preview(text: str, limit: int = 400) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-__all__ = ["Expectation", "Script", "ScriptedChatModel", "ScriptedToolCall", "ScriptedTurn"]
+__all__ = [
+    "Expectation",
+    "Script",
+    "ScriptedChatModel",
+    "ScriptedToolCall",
+    "ScriptedTurn",
+    "turns_played",
+]

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona, start_fake_daytona
+from tests.daytona_api import (
+    DAYTONA_TEST_KEY,
+    FakeDaytona,
+    start_fake_daytona,
+    stop_fake_daytona,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_DIR = Path(__file__).resolve().parent / "contract"
@@ -19,8 +24,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def daytona_cloud() -> AsyncIterator[FakeDaytona]:
-    """The fake Daytona cloud (tests/daytona_api.py) on a free loopback port, for one test."""
-    fake, runner = await start_fake_daytona(DAYTONA_TEST_KEY)
+async def daytona_cloud(tmp_path: Path) -> AsyncIterator[FakeDaytona]:
+    """The fake Daytona cloud (tests/daytona_api.py) on a free loopback port, for one test;
+    each sandbox's working folder is under `tmp_path / "daytona"`."""
+    fake, runner = await start_fake_daytona(DAYTONA_TEST_KEY, tmp_path / "daytona")
     yield fake
-    await runner.cleanup()
+    await stop_fake_daytona(fake, runner)

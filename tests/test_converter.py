@@ -143,3 +143,48 @@ async def test_strings_travel_as_json_plain() -> None:
     [payload] = await interop_data_converter().encode(["thread-1"])
     assert payload.metadata["encoding"] == b"json/plain"
     assert payload.data == b'"thread-1"'
+
+
+def typescript_plain(document: object) -> Payload:
+    """The TypeScript SDK's default converter for an object: `json/plain`, compact, no
+    messageType (a client without a protobuf converter sends a message this way)."""
+    return Payload(
+        metadata={"encoding": b"json/plain"},
+        data=json.dumps(document, separators=(",", ":")).encode(),
+    )
+
+
+@pytest.mark.anyio
+async def test_proto3_json_sent_as_json_plain_decodes_by_declared_type() -> None:
+    execution, thread_id = await decode_args(
+        typescript_plain(EXECUTION_JSON), typescript_plain("thread-ts"), hints=[AgentExecution, str]
+    )
+    assert isinstance(execution, AgentExecution)
+    assert execution.spec.runtime_env["TOKEN"].is_secret is True
+    assert execution.status.phase == wire.agentexecution.EXECUTION_PENDING
+    assert thread_id == "thread-ts"
+
+
+@pytest.mark.anyio
+async def test_json_plain_that_is_not_the_declared_message_names_it() -> None:
+    with pytest.raises(PayloadDecodeError, match="AgentExecution"):
+        await decode_args(typescript_plain({"spec": {"message": 5}}), hints=[AgentExecution])
+
+
+@pytest.mark.anyio
+async def test_json_plain_without_a_message_type_still_decodes_plain_values() -> None:
+    [document] = await decode_args(typescript_plain({"a": [1, 2]}), hints=[dict])
+    assert document == {"a": [1, 2]}
+
+
+@pytest.mark.anyio
+async def test_a_message_type_contradicting_the_declared_type_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wrong = "ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatus"
+    with caplog.at_level("WARNING", logger="agent_runner.converter"):
+        [execution] = await decode_args(java_payload(EXECUTION_JSON, wrong), hints=[AgentExecution])
+    assert isinstance(execution, AgentExecution)
+    [record] = caplog.records
+    assert wrong in record.getMessage()
+    assert "declares ai.stigmer.agentic.agentexecution.v1.AgentExecution:" in record.getMessage()

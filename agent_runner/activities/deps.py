@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langgraph.types import Checkpointer
 
+from agent_runner.activities.thread_lock import InProcessThreadLocks, ThreadLocks
 from agent_runner.backend import BackendClient
 from agent_runner.config import Config
 from agent_runner.observability import RunnerMetrics
@@ -24,3 +25,5 @@ class RunnerDeps:
     metrics: RunnerMetrics
     status_stream: StatusStream | None = None
     """Redis, in cloud mode when REDIS_HOST is set."""
+    thread_locks: ThreadLocks = field(default_factory=InProcessThreadLocks)
+    """One execution per conversation thread at a time: leases in the checkpoint database."""

@@ -11,9 +11,11 @@ import logging
 import uuid
 
 import temporalio.activity
+from temporalio.common import RawValue
 
 from agent_runner.activities.deps import RunnerDeps
 from agent_runner.activities.errors import RESOURCE_NOT_FOUND, caller_error
+from agent_runner.activities.inputs import decode_argument
 from agent_runner.backend import ResourceNotFound
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,13 @@ class EnsureThread:
         self._deps = deps
 
     @temporalio.activity.defn(name="EnsureThread")
-    async def ensure_thread(self, session_id: str, agent_id: str) -> str:
+    async def ensure_thread(self, session_id: RawValue, agent_id: RawValue) -> str:
+        return await self._ensure(
+            decode_argument(session_id, str, "session_id"),
+            decode_argument(agent_id, str, "agent_id"),
+        )
+
+    async def _ensure(self, session_id: str, agent_id: str) -> str:
         if not session_id:
             return f"thread-{uuid.uuid4().hex}"
         try:

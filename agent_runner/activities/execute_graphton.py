@@ -22,18 +22,24 @@ import graphton
 from agent_runner import wire
 from agent_runner.activities.build_agent import build_agent, build_chat_model, subagent_specs
 from agent_runner.activities.deps import RunnerDeps
-from agent_runner.activities.errors import AGENT_FAILED, caller_error
-from agent_runner.activities.heartbeat import Heartbeater
+from agent_runner.activities.errors import caller_error, execution_details, with_details
+from agent_runner.activities.heartbeat import Heartbeater, progress_details
 from agent_runner.activities.inputs import decode_argument
 from agent_runner.activities.mcp_servers import open_mcp_tools
+from agent_runner.activities.provider_retry import describe_agent_failure, watch_provider_retries
 from agent_runner.activities.resolve import ResolvedExecution, resolve_execution, skills_for
+from agent_runner.activities.thread_lock import Holder, ThreadLease
 from agent_runner.backend import BackendUnavailable
+from agent_runner.clock import utc_now
 from agent_runner.environment import ExecutionEnvironment, merge_environment
 from agent_runner.logs import current_execution
+from agent_runner.masking import SecretMasking
+from agent_runner.observability import tool_label
 from agent_runner.redaction import Redactor
 from agent_runner.sandboxes import OpenedSandbox
 from agent_runner.skills import SkillWriter, generate_prompt_section
 from agent_runner.status import StatusBuilder, StatusReporter
+from graphton.testing import turns_played
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +79,27 @@ class _ExecutionRun:
         self.execution = execution
         self.execution_id = execution.metadata.id
         self.thread_id = thread_id
+        self.attempt = temporalio.activity.info().attempt
+        """Temporal's attempt number: the fencing token every status push carries."""
         self.redact = Redactor()
-        self.builder = StatusBuilder(redact=self._redact)
+        self.builder = StatusBuilder(
+            redact=self._redact,
+            hold_back=lambda text: self.redact.unfinished_tail(text),
+            secret_in=lambda data: self.redact.found_in(data),
+        )
         self.reporter = StatusReporter(
             self._push, self.builder.snapshot, what=f"execution {self.execution_id}"
         )
         self.sandbox: OpenedSandbox | None = None
+        self.environment_warnings: list[str] = []
         self.final_push_deadline = _final_push_deadline()
+        self.thread = ThreadLease(
+            deps.thread_locks,
+            thread_id,
+            Holder(self.execution_id, self.attempt),
+            on_wait=self._waiting_for,
+            on_lost=self._thread_lost,
+        )
 
     def _redact(self, text: str) -> str:
         return self.redact(text)
@@ -88,7 +108,9 @@ class _ExecutionRun:
         metrics = self.deps.metrics
         started = time.monotonic()
         try:
-            await self.deps.backend.update_execution_status(self.execution_id, status, deadline_s=5)
+            await self.deps.backend.update_execution_status(
+                self.execution_id, status, deadline_s=5, attempt=self.attempt
+            )
         except Exception:
             metrics.status_push_failures.inc()
             raise
@@ -97,13 +119,7 @@ class _ExecutionRun:
             await self.deps.status_stream.publish(self.execution_id, status)
 
     def _progress(self) -> dict[str, Any]:
-        status = self.builder.status
-        return {
-            "execution_id": self.execution_id,
-            "phase": ax.ExecutionPhase.Name(status.phase),
-            "messages": len(status.messages),
-            "tool_calls": len(status.tool_calls),
-        }
+        return progress_details(self.execution_id, self.builder.status)
 
     async def run(self) -> AgentExecutionStatus:
         current_execution.set(self.execution_id)
@@ -116,6 +132,7 @@ class _ExecutionRun:
             async with Heartbeater(self._progress, on_beat=metrics.heartbeats.inc):
                 return await self._run_steps()
         finally:
+            await self.thread.release()
             await self.reporter.stop()  # already stopped unless the backend was unavailable
             if self.sandbox is not None:
                 await self.sandbox.kill_running_commands()
@@ -129,6 +146,7 @@ class _ExecutionRun:
 
     async def _run_steps(self) -> AgentExecutionStatus:
         try:
+            await self.thread.acquire()
             resolved = await resolve_execution(self.deps.backend, self.execution)
             environment = self._merge_environment(resolved)
             self.sandbox = await self.deps.sandboxes.open(
@@ -136,35 +154,57 @@ class _ExecutionRun:
             )
             sections = await self._write_skills(resolved, self.sandbox)
             model = build_chat_model(
-                self.deps.config.llm, self.execution.spec.execution_config.model_name
+                self.deps.config.llm,
+                self.execution.spec.execution_config.model_name,
+                resolved.agent,
+            )
+            watch_provider_retries(
+                model, self.deps.config.llm, self.builder, self.reporter, self.execution_id
             )
             servers = resolved.agent.spec.mcp_servers
-            async with open_mcp_tools(servers, environment.values) as mcp_tools:
+            sandbox_config = self.deps.config.sandbox
+            async with open_mcp_tools(
+                servers,
+                environment.values,
+                host_servers_allowed=sandbox_config.type == "filesystem"
+                or sandbox_config.host_mcp_servers,
+            ) as mcp_tools:
+                masking = [SecretMasking(self._redact)]
+                tools = [tool for tools in mcp_tools.values() for tool in tools]
                 agent = build_agent(
                     model=model,
                     agent=resolved.agent,
                     skills_section=sections.pop(MAIN_AGENT, ""),
                     sandbox=self.sandbox,
                     checkpointer=self.deps.checkpointer,
-                    subagents=subagent_specs(resolved.agent, sections, mcp_tools),
-                    tools=[tool for tools in mcp_tools.values() for tool in tools],
+                    subagents=subagent_specs(resolved.agent, sections, mcp_tools, masking),
+                    tools=tools,
+                    middleware=masking,
                 )
                 self._start_status(resolved)
-                await self._stream(agent, model)
+                await self._stream(agent, model, {tool.name for tool in tools})
         except asyncio.CancelledError:
+            superseded = _superseded_because()
+            if superseded is not None:
+                # Temporal has given the execution up (or to a newer attempt): its status
+                # belongs to whoever holds it now; this attempt must not end it.
+                self.reporter.fence(f"attempt {self.attempt} is no longer current ({superseded})")
             await self._end_cancelled()
             raise
         except ApplicationError as err:
             await self._end_failed(err.message)
-            raise
+            raise with_details(err, self._details()) from err.__cause__
         except BackendUnavailable as err:
             # Retryable: the backend is down, so there is no status to push either.
             raise ApplicationError(self.redact(str(err)), type="BackendUnavailable") from None
         except Exception as err:
-            message = describe_agent_error(err, self.deps.config.llm.provider)
-            await self._end_failed(message)
+            failure = describe_agent_failure(err, self.deps.config.llm)
+            await self._end_failed(failure.message)
             raise ApplicationError(
-                self.redact(message), type=AGENT_FAILED, non_retryable=True
+                self.redact(failure.message),
+                self._details(),
+                type=failure.type,
+                non_retryable=True,
             ) from None
         self.builder.complete()
         await self.reporter.finish(self.final_push_deadline)
@@ -173,12 +213,32 @@ class _ExecutionRun:
 
     # -- steps --------------------------------------------------------------------
 
+    def _waiting_for(self, holder: Holder) -> None:
+        """Another execution runs in this conversation: this one waits, and says so."""
+        note = (
+            f"waiting: execution {holder.execution_id} is running in this conversation "
+            f"(thread {self.thread_id}); this one starts when it ends"
+        )
+        log.info("execution %s: %s", self.execution_id, note)
+        self.builder.status.phase = ax.EXECUTION_PENDING
+        self.builder.status.messages.add(type=ax.MESSAGE_SYSTEM, content=note, timestamp=utc_now())
+        self.reporter.changed(urgent=True)
+
+    def _thread_lost(self) -> None:
+        self.reporter.fence(
+            f"attempt {self.attempt} no longer holds the conversation thread {self.thread_id} "
+            "(a newer attempt took it over, or its lease ran out): it is no longer current"
+        )
+
     def _merge_environment(self, resolved: ResolvedExecution) -> ExecutionEnvironment:
         environment = merge_environment(
             resolved.agent, resolved.environments, self.execution.spec.runtime_env
         )
         self.deps.secrets.register(self.execution_id, environment.secret_values)
         self.redact = Redactor(environment.secret_values)
+        self.environment_warnings = environment.warnings()
+        for warning in self.environment_warnings:
+            log.warning("execution %s: %s", self.execution_id, warning)
         return environment
 
     async def _write_skills(
@@ -200,7 +260,7 @@ class _ExecutionRun:
 
     def _start_status(self, resolved: ResolvedExecution) -> None:
         self.builder.start(self.execution.spec.message)
-        for warning in resolved.warnings:
+        for warning in [*resolved.warnings, *self.environment_warnings]:
             self.builder.status.messages.add(
                 type=ax.MESSAGE_SYSTEM,
                 content=self.redact(warning),
@@ -208,7 +268,7 @@ class _ExecutionRun:
             )
         self.reporter.changed(urgent=True)
 
-    async def _stream(self, agent: Any, model: Any) -> None:
+    async def _stream(self, agent: Any, model: Any, known_tools: set[str]) -> None:
         config = {"configurable": {"thread_id": self.thread_id}}
         graph_input = await self._input_or_resume(agent, model, config)
         started_at: dict[str, float] = {}
@@ -220,7 +280,8 @@ class _ExecutionRun:
                 started_at[event.call_id] = time.monotonic()
             elif isinstance(event, graphton.ToolFinished):
                 outcome = "failed" if event.failed else "completed"
-                metrics.tool_calls.labels(tool=event.name, outcome=outcome).inc()
+                tool = tool_label(event.name, known_tools)
+                metrics.tool_calls.labels(tool=tool, outcome=outcome).inc()
                 if event.name == "execute" and event.call_id in started_at:
                     metrics.command_seconds.observe(time.monotonic() - started_at[event.call_id])
 
@@ -240,7 +301,8 @@ class _ExecutionRun:
                 "messages": [
                     {
                         "role": "user",
-                        "content": self.execution.spec.message,
+                        # The conversation is checkpointed: a secret never enters it.
+                        "content": self.redact(self.execution.spec.message),
                         "id": self.execution_id,
                     }
                 ]
@@ -255,11 +317,16 @@ class _ExecutionRun:
         for event in graphton.events_from_messages(done):
             self.builder.apply(event)
         if isinstance(model, graphton.ScriptedChatModel):
-            model.skip(sum(1 for m in done if m.type == "ai"))
+            model.skip(await turns_played(agent, config, self.execution_id))
         self.reporter.changed(urgent=True)
         return None
 
     # -- endings -------------------------------------------------------------------
+
+    def _details(self) -> dict[str, Any]:
+        return execution_details(
+            self.execution_id, ax.ExecutionPhase.Name(self.builder.status.phase)
+        )
 
     async def _end_failed(self, message: str) -> None:
         log.warning("execution %s: failed: %s", self.execution_id, self.redact(message))
@@ -274,6 +341,23 @@ class _ExecutionRun:
         await self.reporter.finish(self.final_push_deadline)
 
 
+def _superseded_because() -> str | None:
+    """Why this cancelled attempt no longer owns the execution, or None when the
+    cancellation is a real one (the workflow asked, or the worker shuts down)."""
+    details = temporalio.activity.cancellation_details()
+    if details is None or details.cancel_requested or details.worker_shutdown:
+        return None
+    for reason, present in (
+        ("its heartbeat was rejected: the activity timed out", details.timed_out),
+        ("Temporal no longer knows this attempt", details.not_found),
+        ("the activity was paused", details.paused),
+        ("the activity was reset", details.reset),
+    ):
+        if present:
+            return reason
+    return None
+
+
 def _final_push_deadline() -> float:
     timeout = temporalio.activity.info().start_to_close_timeout
     window = (
@@ -282,19 +366,3 @@ def _final_push_deadline() -> float:
         else DEFAULT_FINAL_PUSH_WINDOW_S
     )
     return time.monotonic() + max(window, 1.0)
-
-
-def describe_agent_error(error: BaseException, provider: str) -> str:
-    """What went wrong in the agent's run, in words a user can act on."""
-    name = type(error).__name__
-    if "Connection" in name or isinstance(error, ConnectionError):
-        return (
-            f"the model provider {provider!r} could not be reached ({name}: {error}); "
-            "check the provider's URL (STIGMER_LLM_BASE_URL, OLLAMA_BASE_URL) and the network"
-        )
-    if "Authentication" in name or "PermissionDenied" in name:
-        return (
-            f"the model provider {provider!r} refused the API key ({name}); "
-            "check STIGMER_LLM_API_KEY or the provider's own key variable"
-        )
-    return f"{name}: {error}"

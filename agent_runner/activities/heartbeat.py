@@ -15,8 +15,22 @@ from typing import Any
 
 import temporalio.activity
 
+from agent_runner import wire
+
 MAX_INTERVAL_S = 2.0
 """Upper bound, so that cancellation is noticed within seconds whatever the timeout."""
+
+
+def progress_details(
+    execution_id: str, status: wire.agentexecution.AgentExecutionStatus
+) -> dict[str, Any]:
+    """What each heartbeat carries, in the wire's lowerCamelCase (peers read it as JSON)."""
+    return {
+        "executionId": execution_id,
+        "phase": wire.agentexecution.ExecutionPhase.Name(status.phase),
+        "messages": len(status.messages),
+        "toolCalls": len(status.tool_calls),
+    }
 
 
 def heartbeat_interval(heartbeat_timeout: timedelta | None) -> float:

@@ -8,28 +8,47 @@ folders, environment values, URLs, headers and query parameters are resolved
 from the execution's merged environment; one with no value is an error naming
 it. `docker` servers need a Docker engine; without one the execution fails
 with a message saying so.
+
+A stdio server gets the MCP SDK's safe default environment (`PATH`, `HOME`,
+`USER`, ...) plus the values its definition asks for, never the worker's own
+variables (its API keys). Its stderr is read line by line into the worker's
+log, so the log filter masks secrets in it like in every other line. stdio and
+docker servers run on the worker's host, outside any sandbox: with Daytona
+sandboxes (cloud mode) they are refused unless the operator allows them with
+`MCP_ALLOW_HOST_SERVERS=true`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import re
 import shutil
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlencode
 
 from langchain_core.tools import BaseTool
 from langchain_mcp_adapters.sessions import create_session
 from langchain_mcp_adapters.tools import load_mcp_tools
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from temporalio.exceptions import ApplicationError
 
 from agent_runner import wire
 from agent_runner.activities.errors import CONFIGURATION, caller_error
 
+log = logging.getLogger(__name__)
+
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_HTTP_TIMEOUT_S = 30
+STDERR_LINE_LIMIT = 8192
+"""Characters of one stderr line of a server kept in the log; the rest is cut."""
+HOST_SERVER_TYPES = ("stdio", "docker")
+"""Server types that run as processes of the worker's host."""
 
 
 def resolve_placeholders(text: str, environment: Mapping[str, str], where: str) -> str:
@@ -58,8 +77,8 @@ def connection_for(
     kind = server.WhichOneof("server_type")
     if kind == "stdio":
         stdio = server.stdio
-        child_env = {**os.environ}
-        child_env.update({k: resolve(v) for k, v in stdio.env_placeholders.items()})
+        # Only what the definition asks for; the SDK adds its safe defaults (PATH, HOME...).
+        child_env = {k: resolve(v) for k, v in stdio.env_placeholders.items()}
         connection: dict[str, Any] = {
             "transport": "stdio",
             "command": resolve(stdio.command),
@@ -104,28 +123,147 @@ def connection_for(
     raise caller_error(f"MCP server {where} names no server type (stdio, http or docker)")
 
 
+def refuse_host_servers(servers: Sequence[wire.agent.McpServerDefinition]) -> None:
+    """Refuse servers that would run on the worker's host, outside the sandbox."""
+    for server in servers:
+        kind = server.WhichOneof("server_type")
+        if kind in HOST_SERVER_TYPES:
+            raise caller_error(
+                f"MCP server {server.name!r} is a {kind} server: it would run on the worker's "
+                "host, outside the execution's sandbox, which this worker does not allow with "
+                "Daytona sandboxes; run it as an http server, or have the operator set "
+                "MCP_ALLOW_HOST_SERVERS=true",
+                CONFIGURATION,
+            )
+
+
 @contextlib.asynccontextmanager
 async def open_mcp_tools(
-    servers: Sequence[wire.agent.McpServerDefinition], environment: Mapping[str, str]
+    servers: Sequence[wire.agent.McpServerDefinition],
+    environment: Mapping[str, str],
+    *,
+    host_servers_allowed: bool = True,
 ) -> AsyncIterator[dict[str, list[BaseTool]]]:
     """Tools of each server by server name, filtered by `enabled_tools`; every server is
-    stopped when the block ends."""
+    stopped when the block ends. `host_servers_allowed=False` refuses stdio and docker
+    servers (they would run on the worker's host)."""
+    if not host_servers_allowed:
+        refuse_host_servers(servers)
     connections = {server.name: connection_for(server, environment) for server in servers}
     async with contextlib.AsyncExitStack() as stack:
         tools: dict[str, list[BaseTool]] = {}
         for server in servers:
+            own = contextlib.AsyncExitStack()
             try:
-                session = await stack.enter_async_context(create_session(connections[server.name]))  # type: ignore[arg-type]
+                session = await own.enter_async_context(
+                    _session(connections[server.name], server.name)
+                )
                 await session.initialize()
                 offered = await load_mcp_tools(session, server_name=server.name)
-            except Exception as err:  # any transport failure: named, not retried blindly
-                raise caller_error(
-                    f"MCP server {server.name!r} could not be started or reached: "
-                    f"{type(err).__name__}: {err}",
-                    CONFIGURATION,
-                ) from err
+            except BaseException as failure:
+                # Closing the transport turns its internal cancellation into the real
+                # error (a task group's ExceptionGroup); a cancellation from outside stays.
+                try:
+                    await own.__aexit__(type(failure), failure, failure.__traceback__)
+                except Exception as err:
+                    raise _unreachable(server.name, err) from err
+                if isinstance(failure, Exception):
+                    raise _unreachable(server.name, failure) from failure
+                raise
+            stack.push_async_callback(own.aclose)
             tools[server.name] = select_tools(offered, list(server.enabled_tools), server.name)
         yield tools
+
+
+def _unreachable(server: str, error: BaseException) -> ApplicationError:
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]  # the first real exception inside task-group wrappers
+    return caller_error(
+        f"MCP server {server!r} could not be started or reached: {type(error).__name__}: {error}",
+        CONFIGURATION,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _session(connection: dict[str, Any], name: str) -> AsyncIterator[ClientSession]:
+    """A session with one server. stdio servers are started here rather than by the
+    adapters, which would expand `${VAR}` in environment values from the worker's own
+    environment and send the server's stderr straight to the worker's."""
+    if connection["transport"] != "stdio":
+        async with create_session(connection) as session:  # type: ignore[arg-type]
+            yield session
+        return
+    parameters = StdioServerParameters(
+        command=connection["command"],
+        args=connection["args"],
+        env=connection.get("env") or {},
+        cwd=connection.get("cwd"),
+    )
+    async with (
+        _StderrToLog(name) as errlog,
+        stdio_client(parameters, errlog=errlog) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        yield session
+
+
+class _StderrToLog:
+    """A pipe for a server's stderr whose lines go to the worker's log (and its filter)."""
+
+    def __init__(self, server: str) -> None:
+        self._server = server
+        self._pump: asyncio.Task[None] | None = None
+        self._writer: TextIO | None = None
+
+    async def __aenter__(self) -> TextIO:
+        read_fd, write_fd = os.pipe()
+        self._writer = os.fdopen(write_fd, "w")
+        reader = asyncio.StreamReader()
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0)
+        )
+        self._pump = asyncio.create_task(self._log_lines(reader, transport))
+        return self._writer
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._writer is not None:
+            self._writer.close()  # the server has exited: the pipe ends, the pump drains it
+        if self._pump is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._pump), 5)
+            except TimeoutError:  # a child of the server holds the pipe open: stop reading
+                self._pump.cancel()
+
+    async def _log_lines(
+        self, reader: asyncio.StreamReader, transport: asyncio.BaseTransport
+    ) -> None:
+        buffer, overlong = b"", False
+        try:
+            while chunk := await reader.read(65536):
+                lines = (buffer + chunk).split(b"\n")
+                buffer = lines.pop()
+                for line in lines:
+                    self._log(line, overlong or len(line) > STDERR_LINE_LIMIT)
+                    overlong = False
+                if len(buffer) > STDERR_LINE_LIMIT:
+                    # Dropped whole: a line cut in two could show half a secret unmasked.
+                    buffer, overlong = b"", True
+            if buffer or overlong:
+                self._log(buffer, overlong or len(buffer) > STDERR_LINE_LIMIT)
+        finally:
+            transport.close()
+
+    def _log(self, line: bytes, overlong: bool) -> None:
+        if overlong:
+            log.info(
+                "MCP server %r: [a stderr line longer than %s bytes, not logged]",
+                self._server,
+                STDERR_LINE_LIMIT,
+            )
+            return
+        text = line.decode("utf-8", errors="replace").rstrip("\r")
+        if text.strip():
+            log.info("MCP server %r: %s", self._server, text)
 
 
 def select_tools(offered: list[BaseTool], enabled: list[str], server: str) -> list[BaseTool]:

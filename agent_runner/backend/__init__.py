@@ -7,6 +7,7 @@ from agent_runner.backend.errors import (
     BackendError,
     BackendUnavailable,
     ResourceNotFound,
+    StatusRefused,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "BackendError",
     "BackendUnavailable",
     "ResourceNotFound",
+    "StatusRefused",
 ]

@@ -12,12 +12,32 @@ from agent_runner.config import BackendConfig
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """Largest message sent or received: skill artifacts (ZIPs) travel in one message."""
 
+# Keepalive: client and server must agree, or a server answers pings it finds too
+# frequent with GOAWAY `too_many_pings` and kills a silent stream (`agent-runner
+# run` following a command that prints nothing). gRPC servers in Java and Go refuse,
+# by default, pings more often than every 5 minutes and pings without a call in
+# flight; the client stays inside both, so the platform's backend needs no special
+# policy, and the local daemon accepts far more than the client sends.
+CLIENT_KEEPALIVE_TIME_MS = 330_000
+"""A silent call is pinged every 5.5 minutes: slower than the 5 minutes Java and Go
+servers accept by default."""
+SERVER_MIN_PING_INTERVAL_MS = 10_000
+"""The local daemon accepts pings this often (older runners pinged every 30 s)."""
+
 _KEEPALIVE_OPTIONS = [
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_TIME_MS),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    # Ping a silent stream for as long as it lasts (the default stops after two).
     ("grpc.http2.max_pings_without_data", 0),
+    # An idle channel has nothing to lose; Java and Go servers refuse such pings.
+    ("grpc.keepalive_permit_without_calls", 0),
+]
+
+SERVER_KEEPALIVE_OPTIONS = [
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", SERVER_MIN_PING_INTERVAL_MS),
     ("grpc.keepalive_permit_without_calls", 1),
 ]
+"""The local daemon's ping policy, looser than every client it serves."""
 
 
 class _BearerAuth:

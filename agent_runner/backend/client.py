@@ -10,6 +10,8 @@ channel's interceptor and never logged.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,12 +20,24 @@ import grpc
 
 from agent_runner import wire
 from agent_runner.backend.channel import open_channel
-from agent_runner.backend.errors import BackendUnavailable, translate_rpc_error
+from agent_runner.backend.errors import (
+    BackendError,
+    BackendUnavailable,
+    StatusRefused,
+    translate_rpc_error,
+)
 from agent_runner.config import BackendConfig
 
+ATTEMPT_METADATA_KEY = "stigmer-execution-attempt"
+"""gRPC metadata of `updateStatus`: the Temporal attempt of ExecuteGraphton that sends
+the status (its fencing token; the backend refuses attempts older than the newest)."""
+RECONNECT_WITHIN_S = 120.0
+"""`follow_execution` gives up when the backend stays unreachable this long."""
 DEFAULT_DEADLINE_S = 10.0
 ARTIFACT_DEADLINE_S = 60.0
 """Skill artifacts are ZIPs up to the channel's message limit: they get longer."""
+
+log = logging.getLogger(__name__)
 
 Response = TypeVar("Response")
 
@@ -35,6 +49,15 @@ Environment = wire.environment.Environment
 AgentExecution = wire.agentexecution.AgentExecution
 AgentExecutionStatus = wire.agentexecution.AgentExecutionStatus
 Reference = wire.apiresource.ApiResourceReference
+
+_ENDED = frozenset(
+    {
+        wire.agentexecution.EXECUTION_COMPLETED,
+        wire.agentexecution.EXECUTION_FAILED,
+        wire.agentexecution.EXECUTION_CANCELLED,
+    }
+)
+"""The final phases (status.phases has them too; the backend layer sits below status)."""
 
 
 class BackendClient:
@@ -87,9 +110,10 @@ class BackendClient:
         kind: str,
         key: str,
         deadline_s: float | None = None,
+        metadata: tuple[tuple[str, str], ...] | None = None,
     ) -> Response:
         try:
-            return await method(request, timeout=deadline_s or self._deadline_s)
+            return await method(request, timeout=deadline_s or self._deadline_s, metadata=metadata)
         except grpc.aio.AioRpcError as err:
             raise translate_rpc_error(err, what, kind, key) from err
 
@@ -211,18 +235,32 @@ class BackendClient:
         )
 
     async def update_execution_status(
-        self, execution_id: str, status: AgentExecutionStatus, *, deadline_s: float | None = None
+        self,
+        execution_id: str,
+        status: AgentExecutionStatus,
+        *,
+        deadline_s: float | None = None,
+        attempt: int | None = None,
     ) -> AgentExecution:
-        return await self._call(
-            self._execution_command.updateStatus,
-            wire.agentexecution.AgentExecutionUpdateStatusInput(
-                execution_id=execution_id, status=status
-            ),
-            what="update execution status",
-            kind="agent execution",
-            key=execution_id,
-            deadline_s=deadline_s,
-        )
+        """Send the whole status. `attempt` (ExecuteGraphton's Temporal attempt) travels as
+        metadata; `StatusRefused` when the backend will never take this update (the
+        execution already ended, or a newer attempt replaced this one)."""
+        try:
+            return await self._call(
+                self._execution_command.updateStatus,
+                wire.agentexecution.AgentExecutionUpdateStatusInput(
+                    execution_id=execution_id, status=status
+                ),
+                what="update execution status",
+                kind="agent execution",
+                key=execution_id,
+                deadline_s=deadline_s,
+                metadata=((ATTEMPT_METADATA_KEY, str(attempt)),) if attempt is not None else None,
+            )
+        except BackendError as err:
+            if err.code == "FAILED_PRECONDITION":
+                raise StatusRefused(str(err), err.code) from err
+            raise
 
     async def get_execution(self, execution_id: str) -> AgentExecution:
         return await self._call(
@@ -250,3 +288,37 @@ class BackendClient:
             ) from err
         finally:
             call.cancel()
+
+    async def follow_execution(
+        self, execution_id: str, *, reconnect_within_s: float = RECONNECT_WITHIN_S
+    ) -> AsyncIterator[AgentExecution]:
+        """Like `subscribe_execution`, and when the subscription drops before the final
+        phase (the backend restarted, a proxy closed the stream) it is opened again:
+        it starts with the current status, so nothing is missed but intermediate
+        steps. `BackendUnavailable` once the backend stays unreachable longer than
+        `reconnect_within_s`."""
+        down_since: float | None = None
+        backoff = 0.25
+        while True:
+            try:
+                async for execution in self.subscribe_execution(execution_id):
+                    down_since, backoff = None, 0.25
+                    yield execution
+                    if execution.status.phase in _ENDED:
+                        return
+                reason = "the stream ended before the execution did"
+            except BackendError as err:
+                if not (err.retryable or err.code == "CANCELLED"):
+                    raise
+                reason = str(err)
+            now = time.monotonic()
+            down_since = down_since if down_since is not None else now
+            if now - down_since > reconnect_within_s:
+                raise BackendUnavailable(
+                    f"lost the subscription to execution {execution_id} and could not "
+                    f"reconnect within {reconnect_within_s:g}s: {reason}",
+                    "UNAVAILABLE",
+                )
+            log.info("execution %s: subscription dropped (%s); reconnecting", execution_id, reason)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)

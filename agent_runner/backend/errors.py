@@ -36,6 +36,11 @@ class BackendUnavailable(BackendError):
     retryable = True
 
 
+class StatusRefused(BackendError):
+    """The backend refused a status update for good (the execution already ended, or a
+    newer attempt replaced the sender): not an outage, never worth retrying."""
+
+
 def translate_rpc_error(
     error: grpc.aio.AioRpcError, what: str, kind: str, key: str
 ) -> BackendError:

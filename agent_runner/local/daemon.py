@@ -2,16 +2,18 @@
 
 Serves every method the runner calls (and the `create`/`subscribe` the local
 CLI uses) from the resources of `manifests.py` and the SQLite store of
-`store.py`. Every call must carry `authorization: Bearer <token>`; the standard
-gRPC health service answers without it so that probes need no secret.
+`store.py`. Every call must carry `authorization: Bearer <token>`, checked on the
+call's metadata before its body is read; the standard gRPC health service
+answers without it so that probes need no secret.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -20,9 +22,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent_runner import wire
-from agent_runner.backend.channel import MAX_MESSAGE_BYTES
+from agent_runner.backend.channel import MAX_MESSAGE_BYTES, SERVER_KEEPALIVE_OPTIONS
+from agent_runner.backend.client import ATTEMPT_METADATA_KEY
 from agent_runner.local.manifests import API_VERSION, Catalog
-from agent_runner.local.store import FINAL_PHASES, Store, merge_status
+from agent_runner.local.store import (
+    FINAL_PHASES,
+    StatusRefused,
+    Store,
+    check_attempt,
+    merge_status,
+)
 
 Found = TypeVar("Found")
 
@@ -71,35 +80,35 @@ class _RequireBearer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # s
 def _refusal(
     handler: grpc.RpcMethodHandler[Any, Any], details: str
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    async def refuse_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    """A handler that refuses the call without reading its request.
+
+    It takes the request as a stream it never reads, with no deserializer, so gRPC
+    neither buffers nor parses the body of an unauthenticated call: what such a caller
+    can make the daemon hold is bounded by HTTP/2 flow control, not by the message
+    size limit.
+    """
+
+    async def refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await _abort(context, grpc.StatusCode.UNAUTHENTICATED, details)
 
-    # grpc.aio accepts a plain coroutine as a server-streaming handler, too.
-    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        await _abort(context, grpc.StatusCode.UNAUTHENTICATED, details)
-
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(
-            refuse_stream,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    return grpc.unary_unary_rpc_method_handler(
-        refuse_unary,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    if handler.unary_stream or handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(refuse)
+    return grpc.stream_unary_rpc_method_handler(refuse)
 
 
 class _Broadcaster:
-    """Fans every stored change of an execution out to its `subscribe` streams."""
+    """Fans every stored change of an execution out to its `subscribe` streams, and every
+    change of any execution out to the watchers (the web view)."""
 
     def __init__(self) -> None:
         self._queues: dict[str, set[asyncio.Queue[AgentExecution]]] = defaultdict(set)
+        self.watchers: set[Callable[[AgentExecution], None]] = set()
 
     def publish(self, execution: AgentExecution) -> None:
         for queue in self._queues.get(execution.metadata.id, ()):
             queue.put_nowait(execution)
+        for watcher in tuple(self.watchers):
+            watcher(execution)
 
     def open(self, execution_id: str) -> asyncio.Queue[AgentExecution]:
         queue: asyncio.Queue[AgentExecution] = asyncio.Queue()
@@ -216,6 +225,7 @@ class _Runs:
             execution.spec.agent_id = instance.spec.agent_id
         execution.status.phase = wire.agentexecution.EXECUTION_PENDING
         self.store.put_execution(execution)
+        self.broadcaster.publish(execution)
         return execution
 
     async def _session_for(self, execution: AgentExecution, context: Any) -> Session:
@@ -231,10 +241,16 @@ class _Runs:
     async def execution_update_status(self, request: Any, context: Any) -> AgentExecution:
         execution = self.store.get_execution(request.execution_id)
         execution = await _found(context, execution, "agent execution", request.execution_id)
-        merge_status(execution.status, request.status)
+        attempt = await _attempt(context)
+        try:
+            newest = self.store.newest_attempt(request.execution_id)
+            check_attempt(request.execution_id, attempt, newest)
+            merge_status(execution.status, request.status, execution_id=request.execution_id)
+        except StatusRefused as refusal:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(refusal))
         execution.status.audit.status_audit.event = "status_updated"
         execution.status.audit.status_audit.updated_at.GetCurrentTime()
-        self.store.put_execution(execution)
+        self.store.put_status(execution, attempt)
         self.broadcaster.publish(execution)
         return execution
 
@@ -259,6 +275,20 @@ class _Runs:
             self.broadcaster.close(request.value, queue)
 
 
+async def _attempt(context: Any) -> int | None:
+    """The attempt a status update says it comes from (metadata), or None when it names none."""
+    for key, value in context.invocation_metadata() or ():
+        if key == ATTEMPT_METADATA_KEY:
+            if isinstance(value, str) and value.isdigit() and int(value) > 0:
+                return int(value)
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"metadata {ATTEMPT_METADATA_KEY}: {value!r} is not a positive attempt number",
+            )
+    return None
+
+
 def _servicer(base: type, methods: dict[str, Callable[..., Any]]) -> Any:
     """An instance of a generated servicer class with our coroutines as its methods."""
     return type(base.__name__, (base,), {name: staticmethod(fn) for name, fn in methods.items()})()
@@ -277,9 +307,25 @@ class LocalDaemon:
             options=[
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                *SERVER_KEEPALIVE_OPTIONS,
             ],
         )
-        self._register(_Resources(catalog), _Runs(catalog, self.store))
+        self._resources, self._runs = _Resources(catalog), _Runs(catalog, self.store)
+        self._register(self._resources, self._runs)
+
+    def replace_catalog(self, catalog: Catalog) -> None:
+        """Serve `catalog` from now on (hot reload); calls in flight keep the one they had."""
+        self.catalog = self._resources.catalog = self._runs.catalog = catalog
+
+    @contextlib.contextmanager
+    def watch(self, execution_id: str) -> Iterator[asyncio.Queue[AgentExecution]]:
+        """Every accepted change of an execution from now on, as the daemon stores it
+        (`subscribe` stops at a final phase; this does not)."""
+        queue = self._runs.broadcaster.open(execution_id)
+        try:
+            yield queue
+        finally:
+            self._runs.broadcaster.close(execution_id, queue)
 
     def _register(self, resources: _Resources, runs: _Runs) -> None:
         server = self._server
@@ -346,6 +392,13 @@ class LocalDaemon:
         health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # stubs lag
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         self._health = health_servicer
+
+    def watch_all(self, callback: Callable[[AgentExecution], None]) -> Callable[[], None]:
+        """Call `callback` with each execution as it is created or changed; returns the
+        function that stops it. The callback runs on the daemon's loop and must not block."""
+        watchers = self._runs.broadcaster.watchers
+        watchers.add(callback)
+        return lambda: watchers.discard(callback)
 
     async def start(self) -> None:
         self.port = self._server.add_insecure_port(self.settings.listen)

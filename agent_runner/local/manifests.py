@@ -15,22 +15,26 @@ spec:                            # the kind's spec message
   skillRefs: [{slug: workspace-report}]
 ```
 
+An agent with a model script at `offline/<slug>.yaml` beside its manifest
+plays that script when no live model is set (annotation
+`local.stigmer.ai/offline-script`); any other agent needs a live model.
 Every Agent gets a default AgentInstance (`<agent id>-default`) unless a
 manifest already defines an instance of it. Each folder of the skills folder
 holding a `SKILL.md` is a Skill: `spec.skill_md` is that file, the folder
 (without `tests/`) zipped deterministically is its artifact, and
 `status.version_hash` is the sha256 of that ZIP. Problems are collected and
-reported together, one line each: `file: field: what is wrong`.
+reported together, every problem of every file, one line each:
+`file:line: field as written: what is wrong`.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import re
 import stat
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,11 +43,15 @@ import yaml
 from google.protobuf import json_format, message
 
 from agent_runner import wire
+from agent_runner.annotations import OFFLINE_SCRIPT_ANNOTATION
 from agent_runner.errors import AgentRunnerError
+from agent_runner.local.manifest_check import CheckedFile, check_fields
 
 API_VERSION = "agentic.stigmer.ai/v1"
 DEFAULT_RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
 """The example set shipped with agent-runner."""
+EXAMPLE_SKILLS_DIR = Path(__file__).resolve().parent.parent.parent / "skills"
+"""The example skills of the checkout agent-runner runs from, which the example agents use."""
 KINDS: dict[str, type[message.Message]] = {
     "Agent": wire.agent.Agent,
     "AgentInstance": wire.agentinstance.AgentInstance,
@@ -53,6 +61,10 @@ SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 SKILL_FILE = "SKILL.md"
 SKILL_EXCLUDED_PARTS = frozenset({"tests", "__pycache__"})
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+SOURCE_ANNOTATION = "local.stigmer.ai/source"
+"""The manifest file a resource came from."""
+OFFLINE_FOLDER = "offline"
+"""Model scripts next to the manifests: `offline/<agent slug>.yaml`, not manifests."""
 
 
 class ManifestError(AgentRunnerError):
@@ -79,50 +91,98 @@ class Catalog:
 
 
 def load_catalog(resources_dir: Path | None, skills_dir: Path | None) -> Catalog:
-    """Read every manifest and skill; raise `ManifestError` listing every problem."""
+    """Read every manifest and skill; raise `ManifestError` listing every problem of every file."""
     catalog = Catalog()
     problems: list[str] = []
     if skills_dir is not None and skills_dir.is_dir():
         for folder in sorted(p for p in skills_dir.iterdir() if (p / SKILL_FILE).is_file()):
             _add_skill(catalog, folder, problems)
+    examples = resources_dir is not None and resources_dir.resolve() == DEFAULT_RESOURCES_DIR
+    if examples and EXAMPLE_SKILLS_DIR.is_dir():
+        # The example agents use the example skills; a skill of the user's folder of the
+        # same name wins, so that an example skill can be edited in a copy.
+        for folder in sorted(EXAMPLE_SKILLS_DIR.iterdir()):
+            if (folder / SKILL_FILE).is_file() and folder.name not in catalog.skills:
+                _add_skill(catalog, folder, problems)
+    files: dict[str, CheckedFile] = {}
     if resources_dir is not None:
         if not resources_dir.is_dir():
             raise ManifestError([f"{resources_dir}: the resources folder does not exist"])
-        for path in sorted([*resources_dir.rglob("*.yaml"), *resources_dir.rglob("*.yml")]):
-            _add_manifest(catalog, path, problems)
-    _check_references(catalog, problems)
+        for path in manifest_files(resources_dir):
+            checked = CheckedFile(path)
+            files[str(path)] = checked
+            _add_manifest(catalog, checked)
+            problems += checked.problems
+    _check_references(catalog, files, problems)
     if problems:
         raise ManifestError(problems)
     _add_default_instances(catalog)
     return catalog
 
 
-def _add_manifest(catalog: Catalog, path: Path, problems: list[str]) -> None:
+def manifest_files(resources_dir: Path) -> list[Path]:
+    """The manifests of a resources folder: every YAML file but the offline model scripts."""
+    found = [*resources_dir.rglob("*.yaml"), *resources_dir.rglob("*.yml")]
+    return sorted(
+        path for path in found if OFFLINE_FOLDER not in path.relative_to(resources_dir).parts
+    )
+
+
+def offline_script_of(manifest: Path, slug: str) -> Path | None:
+    """`offline/<slug>.yaml` next to an agent's manifest: what the scripted model plays for it."""
+    script = manifest.parent / OFFLINE_FOLDER / f"{slug}.yaml"
+    return script.resolve() if script.is_file() else None
+
+
+def _add_manifest(catalog: Catalog, checked: CheckedFile) -> None:
+    path = checked.path
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        problems.append(f"{path}: (file): cannot be read as YAML: {err}")
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", 0) + 1
+        checked.problems.append(f"{path}:{line}: (file): cannot be read as YAML: {_first(err)}")
         return
-    if not isinstance(document, Mapping):
-        problems.append(f"{path}: (file): expected a mapping with kind, metadata and spec")
+    if not isinstance(node, yaml.MappingNode):
+        checked.problems.append(f"{path}:1: (file): expected a mapping of kind, metadata, spec")
         return
-    kind = document.get("kind")
+    kind_node = next((v for k, v in node.value if k.value == "kind"), None)
+    kind = kind_node.value if isinstance(kind_node, yaml.ScalarNode) else None
     if kind not in KINDS:
-        problems.append(f"{path}: kind: {kind!r} is not one of {', '.join(KINDS)}")
+        line = kind_node.start_mark.line + 1 if kind_node is not None else 1
+        close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"one of {', '.join(KINDS)}"
+        checked.problems.append(f"{path}:{line}: kind: {kind!r} is not a kind; {hint}")
         return
+    check_fields(checked, node, KINDS[kind].DESCRIPTOR)
+    # Parsed even when fields are wrong, so that the rest of the file and the references
+    # to and from it are checked too: every problem is reported at once.
+    document = yaml.safe_load(text)
     try:
         resource: Any = json_format.ParseDict(
-            {"apiVersion": API_VERSION, **document}, KINDS[kind](), ignore_unknown_fields=False
+            {"apiVersion": API_VERSION, **document},
+            KINDS[kind](),
+            ignore_unknown_fields=bool(checked.problems),
         )
     except json_format.ParseError as err:
-        problems.append(f"{path}: spec: {err}")
+        if not checked.problems:
+            checked.problems.append(f"{path}:1: {err}")
         return
+    _check_resource(catalog, checked, kind, resource)
+
+
+def _first(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _check_resource(catalog: Catalog, checked: CheckedFile, kind: str, resource: Any) -> None:
+    problems = checked.problems
     slug = resource.metadata.slug
     if not SLUG.match(slug):
+        what = f"{slug!r} must be" if slug else "required:"
         problems.append(
-            f"{path}: metadata.slug: {slug!r} must be lowercase letters, digits and dashes"
+            f"{checked.where(('metadata', 'slug'))}: {what} lowercase letters, digits and dashes"
         )
-        return
     resource.metadata.id = resource.metadata.id or slug
     resource.metadata.name = resource.metadata.name or slug
     tables: dict[str, dict[str, Any]] = {
@@ -132,53 +192,76 @@ def _add_manifest(catalog: Catalog, path: Path, problems: list[str]) -> None:
     }
     table = tables[kind]
     if resource.metadata.id in table:
-        problems.append(f"{path}: metadata.id: {kind} {resource.metadata.id!r} is defined twice")
-        return
+        other = table[resource.metadata.id].metadata.annotations[SOURCE_ANNOTATION]
+        problems.append(
+            f"{checked.where(('metadata', 'slug'))}: {kind} {resource.metadata.id!r} is "
+            f"defined twice (also in {other})"
+        )
     if kind == "Agent" and not resource.spec.instructions.strip():
-        problems.append(f"{path}: spec.instructions: an agent needs instructions")
-        return
+        problems.append(f"{checked.where(('spec', 'instructions'))}: an agent needs instructions")
     if kind == "AgentInstance" and not resource.spec.agent_id:
-        problems.append(f"{path}: spec.agent_id: an agent instance names its agent")
+        problems.append(f"{checked.where(('spec', 'agent_id'))}: an agent instance names its agent")
+    if resource.metadata.id in table:
         return
+    # Registered even with problems (which fail the whole load anyway), so that the
+    # references to and from it are checked in the same pass.
     table[resource.metadata.id] = resource
-    resource.metadata.annotations["local.stigmer.ai/source"] = str(path)
+    resource.metadata.annotations[SOURCE_ANNOTATION] = str(checked.path)
+    if kind == "Agent":
+        script = offline_script_of(checked.path, slug)
+        if script is not None:
+            resource.metadata.annotations[OFFLINE_SCRIPT_ANNOTATION] = str(script)
 
 
-def _check_references(catalog: Catalog, problems: list[str]) -> None:
-    def source(resource: Any) -> str:
-        return str(resource.metadata.annotations["local.stigmer.ai/source"])
+def _check_references(catalog: Catalog, files: dict[str, CheckedFile], problems: list[str]) -> None:
+    def where(resource: Any, *canonical: str | int) -> str:
+        return files[str(resource.metadata.annotations[SOURCE_ANNOTATION])].where(canonical)
 
     skill_slugs = {s.metadata.slug for s in catalog.skills.values()}
+    known_skills = ", ".join(sorted(skill_slugs)) or "none"
     environment_slugs = {e.metadata.slug for e in catalog.environments.values()}
+    known_environments = ", ".join(sorted(environment_slugs)) or "none"
     for agent in catalog.agents.values():
         for position, ref in enumerate(agent.spec.skill_refs):
             if ref.slug not in skill_slugs:
                 problems.append(
-                    f"{source(agent)}: spec.skill_refs[{position}]: no skill {ref.slug!r} "
-                    f"in the skills folder (known: {', '.join(sorted(skill_slugs)) or 'none'})"
+                    f"{where(agent, 'spec', 'skill_refs', position, 'slug')}: no skill "
+                    f"{ref.slug!r} in the skills folder{_did_you_mean(ref.slug, skill_slugs)} "
+                    f"(known: {known_skills})"
                 )
         for index, sub_agent in enumerate(agent.spec.sub_agents):
             for position, ref in enumerate(sub_agent.skill_refs):
                 if ref.slug not in skill_slugs:
+                    field_path = ("spec", "sub_agents", index, "skill_refs", position, "slug")
                     problems.append(
-                        f"{source(agent)}: spec.sub_agents[{index}].skill_refs[{position}]: "
-                        f"no skill {ref.slug!r} in the skills folder"
+                        f"{where(agent, *field_path)}: no skill {ref.slug!r} in the skills "
+                        f"folder{_did_you_mean(ref.slug, skill_slugs)} (known: {known_skills})"
                     )
     for instance in catalog.instances.values():
         agent_id = instance.spec.agent_id
         found = catalog.agents.get(agent_id) or catalog.agent_by_slug(agent_id)
         if found is None:
-            problems.append(f"{source(instance)}: spec.agent_id: no agent {agent_id!r}")
-            continue
-        instance.spec.agent_id = found.metadata.id
-        if not found.status.default_instance_id:
-            found.status.default_instance_id = instance.metadata.id
+            agents = {a.metadata.slug for a in catalog.agents.values()}
+            problems.append(
+                f"{where(instance, 'spec', 'agent_id')}: no agent {agent_id!r}"
+                f"{_did_you_mean(agent_id, agents)}"
+            )
+        else:
+            instance.spec.agent_id = found.metadata.id
+            if not found.status.default_instance_id:
+                found.status.default_instance_id = instance.metadata.id
         for position, ref in enumerate(instance.spec.environment_refs):
             if ref.slug not in environment_slugs:
                 problems.append(
-                    f"{source(instance)}: spec.environment_refs[{position}]: "
-                    f"no environment {ref.slug!r}"
+                    f"{where(instance, 'spec', 'environment_refs', position, 'slug')}: "
+                    f"no environment {ref.slug!r}{_did_you_mean(ref.slug, environment_slugs)} "
+                    f"(known: {known_environments})"
                 )
+
+
+def _did_you_mean(wrong: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(wrong, sorted(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _add_default_instances(catalog: Catalog) -> None:

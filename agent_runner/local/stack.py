@@ -10,24 +10,33 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import getpass
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_runner.config import PROVIDER_KEY_VARIABLES, Config
 from agent_runner.errors import AgentRunnerError, ConfigError
 from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import Catalog
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
-from agent_runner.local.workflow import ORCHESTRATOR_TASK_QUEUE
+from agent_runner.private_files import private_folder
 from agent_runner.secrets import Secret
 from agent_runner.worker import run_worker
+from agent_runner.workflow import ORCHESTRATOR_TASK_QUEUE
+
+if TYPE_CHECKING:
+    from agent_runner.local.web import WebView
 
 log = logging.getLogger(__name__)
 
 WORKER_READY_TIMEOUT_S = 60.0
+STACK_INFO_FILE = "up.json"
+"""In the data folder while `up` runs: what the running stack uses, for `run` to show."""
 
 
 class StackError(AgentRunnerError):
@@ -84,6 +93,78 @@ def ensure_provider_key(
     return dataclasses.replace(config, llm=dataclasses.replace(llm, api_key=Secret(key)))
 
 
+@dataclass(frozen=True)
+class StackInfo:
+    """What a running `up` serves and with which model: never a secret, only names."""
+
+    pid: int
+    model: str
+    """`provider:model`, or `scripted` (offline: each example agent plays its own script)."""
+    keys: tuple[str, ...]
+    """Providers the stack has a key for (`anthropic`, `openai`): names, never values."""
+    resources_dir: str
+    skills_dir: str
+    workspace: str
+    temporal: str
+    namespace: str
+    web_ui: str | None
+
+    @classmethod
+    def of(cls, stack: LocalStack) -> StackInfo:
+        llm = stack.config.llm
+        server = stack.temporal_server
+        return cls(
+            pid=os.getpid(),
+            model="scripted" if llm.provider == "scripted" and not llm.model else llm.spec,
+            keys=tuple(
+                provider
+                for provider, variable in PROVIDER_KEY_VARIABLES.items()
+                if os.environ.get(variable) or (provider == llm.provider and llm.api_key)
+            ),
+            resources_dir=str(stack.resources_dir.resolve()) if stack.resources_dir else "",
+            skills_dir=str(stack.skills_dir.resolve()) if stack.skills_dir else "",
+            workspace=str(stack.workspace),
+            temporal=stack.config.temporal.address,
+            namespace=stack.config.temporal.namespace,
+            web_ui=server.ui_url if server is not None else None,
+        )
+
+    def write(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / STACK_INFO_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=2))
+
+    @classmethod
+    def read(cls, data_dir: Path) -> StackInfo | None:
+        """The running stack's info; None when no `up` wrote one or it has ended."""
+        try:
+            raw = json.loads((data_dir / STACK_INFO_FILE).read_text())
+            info = cls(**{**raw, "keys": tuple(raw.get("keys", ()))})
+        except (OSError, ValueError, TypeError):
+            return None
+        return info if _process_alive(info.pid) else None
+
+    @staticmethod
+    def remove(data_dir: Path) -> None:
+        (data_dir / STACK_INFO_FILE).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def execution_link(web_ui: str | None, namespace: str, workflow: str) -> str | None:
+    """The execution's workflow in the Temporal web UI."""
+    if not web_ui:
+        return None
+    return f"{web_ui.rstrip('/')}/namespaces/{namespace}/workflows/{workflow}"
+
+
 @dataclass
 class LocalStack:
     config: Config
@@ -91,8 +172,14 @@ class LocalStack:
     ephemeral: bool = False
     announce: bool = True
     """Print the worker's banner (not for `run`, whose output is the execution)."""
+    resources_dir: Path | None = None
+    skills_dir: Path | None = None
+    web: bool = False
+    """Serve the web view on `config.web_port` (for `up`; a taken port is reported, not fatal)."""
     temporal_server: TemporalDevServer | None = None
     daemon: LocalDaemon | None = None
+    web_view: WebView | None = None
+    web_problem: str = ""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
 
@@ -108,6 +195,8 @@ class LocalStack:
             self._start_temporal()
             await self._start_daemon()
             await self._start_workers()
+            if self.web and self.config.web_port:
+                await self._start_web()
         except BaseException:
             await self.stop()
             raise
@@ -118,7 +207,7 @@ class LocalStack:
             log.info("using the Temporal server already at %s", self.config.temporal.address)
             return
         data = self.config.data_dir
-        (data / "logs").mkdir(parents=True, exist_ok=True)
+        private_folder(private_folder(data) / "logs")
         server = TemporalDevServer(
             port=port,
             ui_port=None if self.ephemeral else port + 1000,
@@ -178,6 +267,29 @@ class LocalStack:
         if not done:
             raise StackError(f"the worker did not start polling within {WORKER_READY_TIMEOUT_S:g}s")
 
+    async def _start_web(self) -> None:
+        from agent_runner.local.web import WebSettings, WebView, WebViewError
+
+        assert self.daemon is not None
+        settings = WebSettings(port=self.config.web_port, temporal_ui=self._temporal_ui())
+        view = WebView(settings, self.config, self.daemon)
+        try:
+            await view.start()
+        except WebViewError as err:
+            self.web_problem = str(err)
+            log.warning("%s", err)
+            return
+        self.web_view = view
+
+    def _temporal_ui(self) -> str | None:
+        if self.temporal_server is not None:
+            return self.temporal_server.ui_url
+        # Someone else's dev server: `temporal server start-dev` puts its UI at port + 1000.
+        host, port = split_address(self.config.temporal.address)
+        ui_port = port + 1000
+        probe = _probe_host(host)
+        return f"http://{probe}:{ui_port}" if port_is_taken(ui_port, probe) else None
+
     async def wait_until_stopped(self) -> None:
         """Until `stop()` is called or the worker ends on its own (then with its error)."""
         assert self._worker is not None
@@ -185,6 +297,8 @@ class LocalStack:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.web_view is not None:
+            await self.web_view.stop()
         if self._worker is not None:
             await asyncio.gather(self._worker, return_exceptions=True)
         if self.daemon is not None:
@@ -200,14 +314,19 @@ class LocalStack:
         ]
         if self.temporal_server is not None and self.temporal_server.ui_url:
             lines.append(f"  web ui     {self.temporal_server.ui_url}")
+        if self.web_view is not None:
+            lines.append(f"  web view   {self.web_view.sign_in_url}")
+        elif self.web_problem:
+            lines.append(f"  web view   off: {self.web_problem}")
         lines += [
             f"  daemon     {self.config.backend.endpoint}",
             f"  workspace  {self.workspace}",
             f"  data       {self.config.data_dir}",
         ]
-        if llm.provider == "scripted":
+        if llm.provider == "scripted" and not llm.model:
             lines += [
-                "  model      scripted (offline, plays a script; no API key in use)",
+                "  model      scripted (offline: each example agent plays its own script; "
+                "no API key in use)",
                 "             for a live model: export ANTHROPIC_API_KEY=... "
                 "(or OPENAI_API_KEY, or STIGMER_LLM_PROVIDER=ollama)",
             ]
@@ -215,6 +334,10 @@ class LocalStack:
             lines.append(f"  model      {llm.spec}")
         agents = sorted(agent.metadata.slug for agent in self.catalog.agents.values())
         lines.append(f"  agents     {', '.join(agents)}")
+        if self.resources_dir is not None:
+            lines.append(f"  resources  {self.resources_dir}")
+        if self.skills_dir is not None:
+            lines.append(f"  skills     {self.skills_dir} ({len(self.catalog.skills)} skills)")
         return "\n".join(lines)
 
 

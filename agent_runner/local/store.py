@@ -3,19 +3,33 @@
 Rows hold the protobuf bytes of the whole resource; a few columns are copied
 out for listing. Every write is committed before the call that made it
 returns, so a daemon killed at any moment keeps every answered update.
+
+The status of an execution is fenced (see README, "Only the current attempt
+writes"): `merge_status` never changes a final phase, `check_attempt` refuses an
+update from an attempt older than the newest one seen; `StatusRefused` says why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent_runner import wire
 from agent_runner.clock import utc_now
+from agent_runner.private_files import private_file
 from agent_runner.status.phases import FINAL_PHASES
 
-__all__ = ["FINAL_PHASES", "ExecutionSummary", "Store", "merge_status"]
+__all__ = [
+    "FINAL_PHASES",
+    "ExecutionSummary",
+    "StatusRefused",
+    "Store",
+    "check_attempt",
+    "merge_status",
+]
 
 AgentExecution = wire.agentexecution.AgentExecution
 AgentExecutionStatus = wire.agentexecution.AgentExecutionStatus
@@ -37,16 +51,57 @@ CREATE TABLE IF NOT EXISTS executions (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS executions_by_creation ON executions (created_at);
+CREATE TABLE IF NOT EXISTS status_writers (
+    execution_id TEXT PRIMARY KEY,
+    attempt INTEGER NOT NULL
+);
 """
 
 
-def merge_status(stored: AgentExecutionStatus, update: AgentExecutionStatus) -> None:
+class StatusRefused(Exception):
+    """A status update the backend must not apply; the message says why (one line)."""
+
+
+def check_attempt(execution_id: str, attempt: int | None, newest_attempt: int | None) -> None:
+    """Raise `StatusRefused` when an update comes from an attempt older than the newest
+    one that has written this execution's status: that attempt was replaced. Writers
+    that name no attempt (the orchestrating workflow recording a failure) pass."""
+    if attempt is not None and newest_attempt is not None and attempt < newest_attempt:
+        raise StatusRefused(
+            f"execution {execution_id!r}: attempt {attempt} was replaced by attempt "
+            f"{newest_attempt}; only the current attempt writes the status"
+        )
+
+
+def merge_status(
+    stored: AgentExecutionStatus, update: AgentExecutionStatus, *, execution_id: str = ""
+) -> None:
     """Apply `update` onto `stored` the way the platform does; it can never clear a field.
 
     Lists (`messages`, `tool_calls`, `sub_agent_executions`, `todos`) are replaced
     only when the update's list is non-empty; `phase` only when not UNSPECIFIED;
     `error`, `started_at`, `completed_at` and `callback_token` only when non-empty.
+
+    Once `stored` is in a final phase (COMPLETED, FAILED, CANCELLED) nothing changes
+    any more: an update that would change something raises `StatusRefused` and
+    leaves `stored` as it was; one that changes nothing (the same final status
+    delivered twice, its first answer lost) is accepted.
     """
+    if stored.phase in FINAL_PHASES:
+        merged = AgentExecutionStatus()
+        merged.CopyFrom(stored)
+        _merge(merged, update)
+        if merged != stored:
+            raise StatusRefused(
+                f"execution {execution_id!r} already ended "
+                f"({wire.agentexecution.ExecutionPhase.Name(stored.phase)}); "
+                "a final status is never changed"
+            )
+        return
+    _merge(stored, update)
+
+
+def _merge(stored: AgentExecutionStatus, update: AgentExecutionStatus) -> None:
     for name in ("messages", "tool_calls", "sub_agent_executions"):
         incoming = getattr(update, name)
         if len(incoming):
@@ -77,7 +132,7 @@ class ExecutionSummary:
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # SQLite gives its -wal and -shm files the same mode
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -126,6 +181,36 @@ class Store:
                 stamp,
             ),
         )
+
+    def newest_attempt(self, execution_id: str) -> int | None:
+        """The highest attempt that has written this execution's status, if any named one."""
+        row = self._db.execute(
+            "SELECT attempt FROM status_writers WHERE execution_id = ?", (execution_id,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def put_status(self, execution: AgentExecution, attempt: int | None) -> None:
+        """Store an execution whose status was updated, and the attempt that wrote it,
+        in one transaction."""
+        with self._transaction():
+            if attempt is not None:
+                self._db.execute(
+                    "INSERT INTO status_writers (execution_id, attempt) VALUES (?, ?) "
+                    "ON CONFLICT (execution_id) DO UPDATE SET "
+                    "attempt = max(attempt, excluded.attempt)",
+                    (execution.metadata.id, attempt),
+                )
+            self.put_execution(execution)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def recent_executions(self, limit: int = 20) -> list[ExecutionSummary]:
         rows = self._db.execute(

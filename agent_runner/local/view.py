@@ -17,6 +17,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from agent_runner import wire
+from agent_runner.local.terminal import clean, safe_text
 
 ax = wire.agentexecution
 
@@ -46,7 +47,8 @@ def phase_name(phase: int) -> str:
 
 
 def one_line(text: str, limit: int = SUMMARY_CHARS) -> str:
-    flat = " ".join(text.split())
+    """`text` on one line of at most `limit` characters, safe for a terminal."""
+    flat = clean(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -69,10 +71,11 @@ def ordered_todos(status: ax.AgentExecutionStatus) -> list[ax.TodoItem]:
 def tool_summary(call: ax.ToolCall) -> str:
     """`execute: ls -la` — the argument that says most about the call."""
     args = dict(call.args.items())
+    name = clean(call.name)
     for key in ("command", "file_path", "path", "pattern", "description"):
         if key in args:
-            return f"{call.name}: {one_line(str(args[key]), 70)}"
-    return call.name
+            return f"{name}: {one_line(str(args[key]), 70)}"
+    return name
 
 
 class View(Protocol):
@@ -82,10 +85,12 @@ class View(Protocol):
 
 
 class LineView:
-    """Append-only lines: each message, tool-call state and subagent once."""
+    """Append-only lines: each message, tool-call state and subagent once; with `full`,
+    each finished tool call's whole result too (`logs --full`)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, full: bool = False) -> None:
         self._console = console
+        self._full = full
         self._seen: set[tuple[str, ...]] = set()
 
     def _once(self, key: tuple[str, ...], line: Text | str) -> None:
@@ -102,16 +107,16 @@ class LineView:
         for index, message in enumerate(status.messages):
             last = index == len(status.messages) - 1
             if message.type == ax.MESSAGE_SYSTEM:
-                self._once(("message", str(index)), Text(f"note: {message.content}", "yellow"))
+                self._once(("message", str(index)), safe_text(f"note: {message.content}", "yellow"))
             elif message.type != ax.MESSAGE_AI:
                 continue
             elif message.content.strip() and not (last and running and not message.tool_calls):
                 # The last turn's text may still be streaming: print it once it is whole.
-                self._once(("message", str(index)), Text(f"ai: {message.content.strip()}"))
+                self._once(("message", str(index)), safe_text(f"ai: {message.content.strip()}"))
             for requested in message.tool_calls:
                 self._tool(calls.get(requested.id, requested), subagents.get(requested.id))
         todos = "  ".join(
-            f"{TODO_MARKS.get(t.status, '?')} {t.content}" for t in ordered_todos(status)
+            f"{TODO_MARKS.get(t.status, '?')} {one_line(t.content)}" for t in ordered_todos(status)
         )
         if todos:
             self._once(("todos", todos), Text(f"  todo: {todos}", "cyan"))
@@ -122,10 +127,14 @@ class LineView:
         if call.status == ax.TOOL_CALL_FAILED:
             line.append(f"  ({one_line(call.error)})")
         self._once(("tool", call.id, str(call.status)), line)
+        if self._full and call.status != ax.TOOL_CALL_RUNNING and call.result:
+            result = "\n".join(f"      {row}" for row in call.result.splitlines())
+            self._once(("result", call.id), safe_text(result, "dim"))
         if sub is not None:
-            self._once(("sub", sub.id), Text(f"    ↳ subagent {sub.name} started", "magenta"))
+            name = one_line(sub.name)
+            self._once(("sub", sub.id), Text(f"    ↳ subagent {name} started", "magenta"))
             if sub.output:
-                answer = Text(f"    ↳ {sub.name} answered: {one_line(sub.output)}", "magenta")
+                answer = Text(f"    ↳ {name} answered: {one_line(sub.output)}", "magenta")
                 self._once(("sub-done", sub.id), answer)
 
     def close(self) -> None:
@@ -133,16 +142,31 @@ class LineView:
 
 
 class LiveView:
-    """The whole execution, redrawn in place as it changes."""
+    """The whole execution, redrawn in place as it changes; the timer ticks in between."""
 
     def __init__(self, console: Console, agent: str) -> None:
         self._agent = agent
         self._started = time.monotonic()
-        self._live = Live(console=console, refresh_per_second=8, transient=False)
+        self._execution: ax.AgentExecution | None = None
+        self._stopped: float | None = None
+        """When the execution reached its final phase: the timer stops there."""
+        self._live = Live(
+            console=console,
+            refresh_per_second=4,
+            transient=False,
+            get_renderable=self._current,
+        )
         self._live.start()
 
     def update(self, execution: ax.AgentExecution) -> None:
-        self._live.update(self._render(execution), refresh=True)
+        self._execution = execution
+        self._live.refresh()
+
+    def _current(self) -> RenderableType:
+        if self._execution is None:
+            elapsed = time.monotonic() - self._started
+            return Text(f"{self._agent} · starting · {elapsed:.1f}s", "dim")
+        return self._render(self._execution)
 
     def close(self) -> None:
         self._live.stop()
@@ -159,23 +183,31 @@ class LiveView:
         subagents = {sub.id: sub for sub in status.sub_agent_executions}
         for message in status.messages:
             if message.type == ax.MESSAGE_HUMAN:
-                parts.append(Text(f"you  {message.content}", "bold"))
+                parts.append(safe_text(f"you  {message.content}", "bold"))
             elif message.type == ax.MESSAGE_SYSTEM:
-                parts.append(Text(f"note {message.content}", "yellow"))
+                parts.append(safe_text(f"note {message.content}", "yellow"))
             else:
                 if message.content.strip():
-                    parts.append(Text(f"ai   {message.content.strip()}"))
+                    parts.append(safe_text(f"ai   {message.content.strip()}"))
                 for requested in message.tool_calls:
                     parts.append(_tool_line(calls.get(requested.id, requested)))
                     sub = subagents.get(requested.id)
                     if sub is not None:
-                        line = Text(f"       ↳ {sub.name}: {one_line(sub.input, 60)}", "magenta")
+                        line = Text(
+                            f"       ↳ {one_line(sub.name)}: {one_line(sub.input, 60)}", "magenta"
+                        )
                         if sub.output:
                             line.append(f" → {one_line(sub.output, 60)}")
                         parts.append(line)
-        elapsed = time.monotonic() - self._started
-        title = (
-            f"{self._agent} · {execution.metadata.id} · {phase_name(status.phase)} · {elapsed:.1f}s"
+        if self._stopped is None and status.phase not in (
+            ax.EXECUTION_PENDING,
+            ax.EXECUTION_IN_PROGRESS,
+        ):
+            self._stopped = time.monotonic()
+        elapsed = self._stopped or time.monotonic()
+        title = Text(
+            f"{self._agent} · {one_line(execution.metadata.id)} · {phase_name(status.phase)} · "
+            f"{elapsed - self._started:.1f}s"
         )
         return Panel(Group(*parts), title=title, title_align="left")
 

@@ -7,12 +7,14 @@ import os
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
+from temporalio.exceptions import ApplicationError
 
-from agent_runner.activities.build_agent import build_chat_model
-from agent_runner.config import Config
+from agent_runner.activities.build_agent import build_chat_model, model_spec
+from agent_runner.config import PROVIDER_KEY_VARIABLES, Config
 from agent_runner.errors import AgentRunnerError
 from agent_runner.skilltools.lint import lint
 from agent_runner.skilltools.scenarios import (
+    ScenarioError,
     ScenarioResult,
     record_scenario,
     run_scenario,
@@ -35,7 +37,19 @@ def _live_model(model: str | None) -> BaseChatModel | None:
     config = Config.load_from_env({**os.environ, "MODE": "local"})
     if model is None and config.llm.provider == "scripted":
         return None
-    return build_chat_model(config.llm, model or "")
+    spec = model_spec(config.llm, model or "")
+    provider = spec.partition(":")[0]
+    variable = PROVIDER_KEY_VARIABLES.get(provider)
+    has_key = (provider == config.llm.provider and config.llm.api_key is not None) or bool(
+        variable and os.environ.get(variable)
+    )
+    needs_key = variable is not None and not (provider == "openai" and config.llm.base_url)
+    if needs_key and not has_key:
+        raise AgentRunnerError(f"model {spec}: {variable} is not set; export {variable}=...")
+    try:
+        return build_chat_model(config.llm, model or "")
+    except ApplicationError as err:
+        raise AgentRunnerError(f"model {spec}: {err.message}") from None
 
 
 def test_command(paths: list[Path], *, record: bool, model: str | None) -> int:
@@ -51,7 +65,10 @@ def test_command(paths: list[Path], *, record: bool, model: str | None) -> int:
     for path in files:
         if record:
             assert live is not None
-            result = asyncio.run(record_scenario(path, live))
+            try:
+                result = asyncio.run(record_scenario(path, live))
+            except ScenarioError as err:
+                result = ScenarioResult(path, path.stem, failures=[str(err)])
         else:
             result = asyncio.run(run_scenario(path, live))
         results.append(result)

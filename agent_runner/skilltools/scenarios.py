@@ -28,6 +28,9 @@ scenario replays offline in CI.
 from __future__ import annotations
 
 import asyncio
+import difflib
+import io
+import os
 import re
 import tempfile
 from collections.abc import Mapping
@@ -35,8 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from langchain_core.language_models import BaseChatModel
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
 
 import graphton
 from agent_runner.local.manifests import skill_from_folder
@@ -73,6 +78,8 @@ class _Run:
     root: Path
     events: list[graphton.AgentEvent]
     error: str | None = None
+    tools: frozenset[str] = frozenset()
+    """The tools the agent has: a call to any other is a failure."""
 
     def calls(self) -> list[tuple[str, Mapping[str, Any], int | None]]:
         exit_codes = {
@@ -106,16 +113,96 @@ def scenario_files(paths: list[Path]) -> list[Path]:
     return found
 
 
-def load_scenario(path: Path) -> dict[str, Any]:
+SCENARIO_KEYS = frozenset({"name", "message", "files", "model", "instructions", "expect"})
+EXPECT_KEYS = frozenset({"files", "commands", "final_answer", "tools_called", "tools_not_called"})
+ENTRY_KEYS = {
+    "files": frozenset({"path", "contains"}),
+    "commands": frozenset({"contains", "exit_code"}),
+}
+
+
+def _yaml() -> YAML:
+    """Round-trip YAML: keeps comments, order and quoting, and knows each key's line."""
+    loader = YAML(typ="rt")
+    loader.preserve_quotes = True
+    loader.width = 4096
+    return loader
+
+
+def _key_line(mapping: Any, key: object) -> int:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return 1
+
+
+def _unknown_keys(path: Path, mapping: Any, allowed: frozenset[str], where: str) -> list[str]:
+    problems = []
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(allowed))}"
+            )
+            problems.append(f"{path}:{_key_line(mapping, key)}: {where}{key}: unknown key; {hint}")
+    return problems
+
+
+def load_scenario(path: Path) -> Any:
+    """The scenario as round-trip YAML; `ScenarioError` lists every problem with its line."""
+    try:
+        document = _yaml().load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as err:
         raise ScenarioError(f"{path}: cannot be read as YAML: {err}") from err
-    if not isinstance(document, dict) or not isinstance(document.get("message"), str):
-        raise ScenarioError(f"{path}: a scenario needs a 'message' (what the user asks)")
+    if not isinstance(document, dict):
+        raise ScenarioError(f"{path}:1: a scenario is a mapping with message, model and expect")
+    problems = _unknown_keys(path, document, SCENARIO_KEYS, "")
+    if not isinstance(document.get("message"), str):
+        problems.append(f"{path}:1: message: a scenario needs a 'message' (what the user asks)")
     if "model" not in document:
-        raise ScenarioError(f"{path}: a scenario needs a 'model': a script of turns, or 'live'")
+        problems.append(f"{path}:1: model: a scenario needs a script of turns, or 'live'")
+    expect = document.get("expect")
+    if not isinstance(expect, dict) or not expect:
+        line = _key_line(document, "expect") if "expect" in document else 1
+        problems.append(
+            f"{path}:{line}: expect: a scenario needs expectations (files, commands, "
+            "final_answer, tools_called, tools_not_called); without them nothing is checked"
+        )
+    else:
+        problems += _unknown_keys(path, expect, EXPECT_KEYS, "expect.")
+        for group, allowed in ENTRY_KEYS.items():
+            entries = expect.get(group) or []
+            if not isinstance(entries, list):
+                problems.append(
+                    f"{path}:{_key_line(expect, group)}: expect.{group}: expected a list"
+                )
+                continue
+            for index, entry in enumerate(entries):
+                if not isinstance(entry, dict):
+                    problems.append(
+                        f"{path}:{_key_line(expect, group)}: expect.{group}[{index}]: "
+                        "expected a mapping"
+                    )
+                    continue
+                problems += _unknown_keys(path, entry, allowed, f"expect.{group}[{index}].")
+                if group == "files" and "path" not in entry:
+                    problems.append(
+                        f"{path}:{_key_line(expect, group)}: expect.files[{index}]: needs a 'path'"
+                    )
+    if problems:
+        raise ScenarioError("\n".join(problems))
     return document
+
+
+def _plain(value: Any) -> Any:
+    """Round-trip YAML values as plain dicts, lists and strings (for the scripted model)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def skill_folder_of(path: Path) -> Path:
@@ -138,7 +225,7 @@ async def run_scenario(path: Path, live_model: BaseChatModel | None = None) -> S
     else:
         try:
             model = graphton.ScriptedChatModel(
-                script=graphton.Script.from_data(scenario["model"], source=str(path))
+                script=graphton.Script.from_data(_plain(scenario["model"]), source=str(path))
             )
         except graphton.ScriptError as err:
             result.failures.append(str(err))
@@ -163,7 +250,7 @@ async def _run(path: Path, scenario: Mapping[str, Any], model: BaseChatModel, ro
         system_prompt=f"{instructions}\n\n{generate_prompt_section(resolved, paths)}",
         sandbox=graphton.FilesystemBackend(root),
     )
-    run = _Run(root=root, events=[])
+    run = _Run(root=root, events=[], tools=_tool_names(agent))
     builder = StatusBuilder(redact=Redactor())
     builder.start(scenario["message"])
     try:
@@ -179,8 +266,19 @@ async def _run(path: Path, scenario: Mapping[str, Any], model: BaseChatModel, ro
     return run
 
 
+def _tool_names(agent: Any) -> frozenset[str]:
+    node = getattr(agent, "nodes", {}).get("tools")
+    return frozenset(getattr(getattr(node, "bound", None), "tools_by_name", {}) or ())
+
+
 def check_expectations(expect: Mapping[str, Any], run: _Run) -> list[str]:
     failures = [f"the run failed: {run.error}"] if run.error else []
+    if run.tools:
+        for name in sorted({name for name, _, _ in run.calls()} - run.tools):
+            failures.append(
+                f"the model called tool {name!r}, which the agent does not have "
+                f"(tools: {', '.join(sorted(run.tools))})"
+            )
     for entry in expect.get("files") or []:
         target = run.root / str(entry["path"])
         if not target.exists():
@@ -220,11 +318,17 @@ def check_expectations(expect: Mapping[str, Any], run: _Run) -> list[str]:
 
 
 async def record_scenario(path: Path, model: BaseChatModel) -> ScenarioResult:
-    """Run on `model` (live) and write the turns it took back into the scenario file."""
+    """Run on `model` (live) and, only when the run passed, write the turns it took back into
+    the scenario file, keeping the file's comments and formatting; a failed run writes nothing."""
     scenario = load_scenario(path)
+    name = str(scenario.get("name") or path.stem)
     with tempfile.TemporaryDirectory(prefix="skill-scenario-") as sandbox_dir:
         run = await _run(path, scenario, model, Path(sandbox_dir))
         failures = check_expectations(scenario.get("expect") or {}, run)
+    if failures:
+        return ScenarioResult(
+            path, name, failures=[*failures, f"not recorded: {path} is unchanged"]
+        )
     turns: list[dict[str, Any]] = []
     for event in run.events:
         if isinstance(event, graphton.AIMessageCompleted):
@@ -235,7 +339,24 @@ async def record_scenario(path: Path, model: BaseChatModel) -> ScenarioResult:
                     for c in event.tool_calls
                 ]
             turns.append(turn)
-    scenario["model"] = {"turns": turns}
-    recorded = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
-    await asyncio.to_thread(path.write_text, recorded, encoding="utf-8")
-    return ScenarioResult(path, str(scenario.get("name") or path.stem), failures=failures)
+    model_node = scenario.get("model")
+    if isinstance(model_node, dict):
+        model_node["turns"] = turns
+    else:
+        scenario["model"] = {"turns": turns}
+    buffer = io.StringIO()
+    writer = _yaml()
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    _, indent, sequence_offset = load_yaml_guess_indent(text)
+    # The file's own indentation, guessed from it: a recording changes only the turns.
+    writer.indent(mapping=2, sequence=indent or 2, offset=sequence_offset or 0)
+    writer.dump(scenario, buffer)
+    await asyncio.to_thread(_replace_file, path, buffer.getvalue())
+    return ScenarioResult(path, name)
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: the scenario is never half written."""
+    temporary = path.with_name(f".{path.name}.recording")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)

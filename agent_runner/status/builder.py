@@ -3,8 +3,10 @@
 What the status holds is CONTRACT.md's "What a good status holds": the user's
 message, one AI message per turn, one tool call per call id with its state,
 the todo list, one subagent execution per `task` call (its own tool calls kept
-out of the parent's list), RFC 3339 UTC times. Every text passes the
-execution's `Redactor`, and every text is capped so the status stays far below
+out of the parent's list), RFC 3339 UTC times. Every string of a snapshot
+(names and argument keys too) passes the execution's redactor in one generic
+pass; streamed text is masked on the accumulated message, holding back the end
+that could still become a secret; and every text is capped so the status stays far below
 Temporal's 2 MB payload limit whatever the agent does (`fit_to_budget`).
 """
 
@@ -19,6 +21,8 @@ from google.protobuf import struct_pb2
 import graphton
 from agent_runner import wire
 from agent_runner.clock import utc_now
+from agent_runner.redaction import redact_message
+from agent_runner.status.closing import close_open, name_subagent
 
 ax = wire.agentexecution
 
@@ -26,6 +30,8 @@ TOOL_RESULT_LIMIT = 16 * 1024
 """Characters of one tool result kept in the status; the rest is cut, and said so."""
 TEXT_LIMIT = 64 * 1024
 """Characters of one message, argument value or subagent output kept in the status."""
+SUBAGENT_CALL_RESULT_LIMIT = 2 * 1024
+"""Characters of the result of a subagent's own tool call kept in the status."""
 STATUS_BUDGET_BYTES = 1024 * 1024
 """The returned and pushed status is kept under this size (Temporal refuses 2 MB)."""
 
@@ -46,11 +52,24 @@ def cap(text: str, limit: int) -> str:
 class StatusBuilder:
     """Applies events in order; `status` is the current whole status."""
 
-    def __init__(self, redact: Callable[[str], str], clock: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self,
+        redact: Callable[[str], str],
+        clock: Callable[[], str] = utc_now,
+        hold_back: Callable[[str], int] = lambda text: 0,
+        secret_in: Callable[[bytes], bool] = lambda data: True,
+    ) -> None:
+        """`hold_back(text)`: how many characters at the end of `text` could be the start
+        of a secret (`Redactor.unfinished_tail`); they wait for the next delta.
+        `secret_in(serialized)`: whether a snapshot needs the redaction pass at all
+        (`Redactor.found_in`; by default it always gets it)."""
         self.status = ax.AgentExecutionStatus()
         self._redact = redact
+        self._hold_back = hold_back
+        self._secret_in = secret_in
         self._clock = clock
         self._open_ai_message: ax.AgentMessage | None = None
+        self._held_text = ""
         self._tool_calls: dict[str, ax.ToolCall] = {}
         self._subagents: dict[str, ax.SubAgentExecution] = {}
 
@@ -66,28 +85,21 @@ class StatusBuilder:
         self.status.messages.add(type=ax.MESSAGE_HUMAN, content=self._text(message), timestamp=now)
 
     def complete(self) -> None:
-        self.status.phase = ax.EXECUTION_COMPLETED
-        self.status.completed_at = self._clock()
+        self._end(ax.EXECUTION_COMPLETED)
 
     def fail(self, error: str) -> None:
-        self._close_running(ax.TOOL_CALL_FAILED, "the execution failed before this call finished")
-        self.status.phase = ax.EXECUTION_FAILED
         self.status.error = self._text(error)
-        self.status.completed_at = self._clock()
+        self._end(ax.EXECUTION_FAILED)
 
     def cancel(self) -> None:
-        self._close_running(ax.TOOL_CALL_FAILED, "cancelled")
-        self.status.phase = ax.EXECUTION_CANCELLED
-        self.status.completed_at = self._clock()
+        self._end(ax.EXECUTION_CANCELLED)
 
-    def _close_running(self, state: int, error: str) -> None:
+    def _end(self, phase: int) -> None:
+        """A final phase closes every tool call and subagent still open (see closing.py)."""
         now = self._clock()
-        for call in self.status.tool_calls:
-            if call.status == ax.TOOL_CALL_RUNNING:
-                call.status, call.error, call.completed_at = state, error, now  # type: ignore[assignment]
-        for sub in self.status.sub_agent_executions:
-            if sub.status == ax.SUB_AGENT_IN_PROGRESS:
-                sub.status, sub.error, sub.completed_at = ax.SUB_AGENT_FAILED, error, now
+        close_open(self.status, phase, now)
+        self.status.phase = phase  # type: ignore[assignment]
+        self.status.completed_at = now
 
     # -- events ------------------------------------------------------------------
 
@@ -97,10 +109,14 @@ class StatusBuilder:
             return
         match event:
             case graphton.AITextDelta():
+                masked = self._redact(self._held_text + event.text)
+                ready = len(masked) - self._hold_back(masked)
+                self._held_text = masked[ready:]
                 self._ai_message().content = cap(
-                    self._ai_message().content + self._redact(event.text), TEXT_LIMIT
+                    self._ai_message().content + masked[:ready], TEXT_LIMIT
                 )
             case graphton.AIMessageCompleted():
+                self._held_text = ""
                 message = self._ai_message()
                 message.content = self._text(event.text)
                 for call in event.tool_calls:
@@ -115,20 +131,22 @@ class StatusBuilder:
             case graphton.TodosUpdated():
                 self._todos(event.todos)
             case graphton.SubagentStarted():
-                self._subagents[event.call_id] = self.status.sub_agent_executions.add(
-                    id=event.call_id,
-                    name=event.subagent_type,
-                    input=self._text(event.description),
-                    status=ax.SUB_AGENT_IN_PROGRESS,
-                    started_at=self._clock(),
-                )
+                self._subagent_started(event)
             case graphton.SubagentFinished():
-                sub = self._subagents.get(event.call_id)
-                if sub is not None:
-                    sub.output = self._text(event.output)
-                    sub.status = ax.SUB_AGENT_FAILED if event.error else ax.SUB_AGENT_COMPLETED
-                    sub.error = self._text(event.error or "")
-                    sub.completed_at = self._clock()
+                self._subagent_finished(event.call_id, event.output, event.error)
+
+    def _subagent_started(self, event: graphton.SubagentStarted) -> None:
+        sub = self._subagents.get(event.call_id)
+        if sub is None:  # a resumed run restarts a subagent it already reported: one entry
+            sub = self._subagents[event.call_id] = self.status.sub_agent_executions.add(
+                id=event.call_id, started_at=self._clock()
+            )
+        sub.status = ax.SUB_AGENT_IN_PROGRESS
+        sub.name = sub.name or event.subagent_type
+        sub.input = sub.input or self._text(event.description)
+        # A run resumed inside the subagent streams its start without the `task` call
+        # that named it (that call is in the replayed past): take the names from there.
+        name_subagent(self.status, sub)
 
     def _ai_message(self) -> ax.AgentMessage:
         if self._open_ai_message is None:
@@ -157,15 +175,63 @@ class StatusBuilder:
         call.status = ax.TOOL_CALL_FAILED if event.failed else ax.TOOL_CALL_COMPLETED
         call.error = self._text(event.error or "")
         call.completed_at = self._clock()
+        if event.exit_code is not None:
+            call.component_metadata.metadata.update({"exit_code": event.exit_code})
+        sub = self._subagents.get(event.call_id)
+        if sub is not None and sub.status == ax.SUB_AGENT_IN_PROGRESS:
+            # The `task` call's result ends its subagent, whether or not the stream
+            # also reported the subagent's end (a resumed one does not).
+            self._subagent_finished(event.call_id, event.result, event.error)
+
+    def _subagent_finished(self, call_id: str, output: str, error: str | None) -> None:
+        sub = self._subagents.get(call_id)
+        if sub is not None:
+            sub.output = self._text(output)
+            sub.status = ax.SUB_AGENT_FAILED if error else ax.SUB_AGENT_COMPLETED
+            sub.error = self._text(error or "")
+            sub.completed_at = self._clock()
+            name_subagent(self.status, sub)
 
     def _apply_subagent_event(self, event: graphton.AgentEvent) -> None:
-        """A subagent's own work stays out of the parent's lists; only a count is kept."""
+        """A subagent's own work stays out of the parent's lists: its calls are kept, short,
+        in its own `metadata` (`tool_calls`: how many, `calls`: each call)."""
         sub = self._subagents.get(event.subagent or "")
         if sub is not None and isinstance(event, graphton.ToolStarted):
             count = (
                 sub.metadata.fields["tool_calls"].number_value if sub.HasField("metadata") else 0
             )
             sub.metadata.update({"tool_calls": count + 1})
+            self._subagent_call(sub, event.call_id).update(
+                {
+                    "name": self._text(event.name),
+                    "args": self._json_value(dict(event.args)),
+                    "status": "running",
+                    "started_at": self._clock(),
+                }
+            )
+        elif sub is not None and isinstance(event, graphton.ToolFinished):
+            entry = self._subagent_call(sub, event.call_id)
+            entry.update(
+                {
+                    "name": self._text(event.name),
+                    "result": self._text(event.result, SUBAGENT_CALL_RESULT_LIMIT),
+                    "status": "failed" if event.failed else "completed",
+                    "error": self._text(event.error or ""),
+                    "completed_at": self._clock(),
+                }
+            )
+            if event.exit_code is not None:
+                entry.update({"exit_code": event.exit_code})
+
+    @staticmethod
+    def _subagent_call(sub: ax.SubAgentExecution, call_id: str) -> struct_pb2.Struct:
+        calls = sub.metadata.fields["calls"].list_value
+        for value in calls.values:
+            if value.struct_value.fields["id"].string_value == call_id:
+                return value.struct_value
+        entry = calls.values.add().struct_value
+        entry.update({"id": call_id})
+        return entry
 
     def _todos(self, todos: tuple[graphton.Todo, ...]) -> None:
         now = self._clock()
@@ -204,6 +270,8 @@ class StatusBuilder:
         """A copy of the status that fits the payload budget."""
         copy = ax.AgentExecutionStatus()
         copy.CopyFrom(self.status)
+        if self._secret_in(copy.SerializeToString()):  # cheap, and rarely true
+            redact_message(copy, self._redact)
         fit_to_budget(copy)
         return copy
 
@@ -242,6 +310,8 @@ def fit_to_budget(status: ax.AgentExecutionStatus, budget: int = STATUS_BUDGET_B
     for sub in status.sub_agent_executions:
         before = sub.ByteSize()
         sub.input, sub.output = cap(sub.input, _SHORT), cap(sub.output, _SHORT)
+        if "calls" in sub.metadata.fields:
+            del sub.metadata.fields["calls"]
         size -= before - sub.ByteSize()
     # Still too big: thousands of entries. Keep the newest ones (and the user's message).
     size -= _drop_oldest(status.tool_calls, size - target, keep_first=False)

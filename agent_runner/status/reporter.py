@@ -5,6 +5,11 @@ background task pushes the whole current status when it changed, at most
 every `interval_s`, at once for urgent changes (phase), and with exponential
 backoff while the backend fails. `finish()` delivers the final status,
 retrying until a deadline; a push failure is logged, never raised.
+
+A refusal (`StatusRefused`: the execution already ended, or a newer attempt
+replaced this one) is final, not an outage: the reporter logs it once and
+pushes nothing more, the final status included. `fence()` does the same on the
+runner's own knowledge that this attempt is no longer current.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from agent_runner import wire
-from agent_runner.backend import BackendError
+from agent_runner.backend import BackendError, StatusRefused
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +59,23 @@ class StatusReporter:
         """Failed push attempts so far."""
         self.max_staleness_s = 0.0
         """Longest time a change waited before a push carried it to the backend."""
+        self.refused: str | None = None
+        """Why the backend (or `fence`) ended this reporter's pushes for good, if it did."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"status reporter of {self._what}")
+
+    def fenced(self) -> bool:
+        """True once the backend refused a push for good, or `fence` was called."""
+        return self.refused is not None
+
+    def fence(self, reason: str) -> None:
+        """This attempt no longer owns the status: push nothing more, the final status
+        included (idempotent; the first reason is kept)."""
+        if self.refused is None:
+            self.refused = reason
+            log.warning("status of %s: no more pushes: %s", self._what, reason)
+        self._wake.set()
 
     def changed(self, *, urgent: bool = False) -> None:
         """The status changed; `urgent` (a phase change) skips the interval."""
@@ -68,9 +87,11 @@ class StatusReporter:
 
     async def _run(self) -> None:
         backoff = self._interval_s
-        while True:
+        while not self.fenced():
             await self._wake.wait()
             self._wake.clear()
+            if self.fenced():
+                return
             if self._version == self._pushed_version:
                 continue
             if not self._urgent:
@@ -79,6 +100,8 @@ class StatusReporter:
                     await asyncio.sleep(wait)
             if await self._push_once():
                 backoff = self._interval_s
+            elif self.fenced():
+                return
             else:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
@@ -92,6 +115,9 @@ class StatusReporter:
         self._urgent = False
         try:
             await self._push(self._current())
+        except StatusRefused as err:
+            self.fence(f"the backend refused it ({err})")
+            return False
         except BackendError as err:
             self.failures += 1
             if changed_at is not None:
@@ -119,9 +145,11 @@ class StatusReporter:
         await self.stop()
         self._version += 1
         backoff = self._interval_s
-        while True:
+        while not self.fenced():
             if await self._push_once():
                 return True
+            if self.fenced():
+                break
             if time.monotonic() + backoff > deadline:
                 log.error(
                     "status of %s could not be delivered before the deadline; "
@@ -131,3 +159,4 @@ class StatusReporter:
                 return False
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff_s)
+        return False

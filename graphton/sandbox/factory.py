@@ -8,7 +8,6 @@ from typing import Any
 from deepagents.backends.protocol import SandboxBackendProtocol
 
 from graphton.errors import SandboxConfigError
-from graphton.sandbox.daytona import DaytonaBackend
 from graphton.sandbox.local import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_S, FilesystemBackend
 
 SANDBOX_TYPES = ("filesystem", "daytona")
@@ -41,6 +40,9 @@ def create_sandbox_backend(config: Mapping[str, Any]) -> SandboxBackendProtocol:
             raise SandboxConfigError(
                 "sandbox config of type 'daytona' needs 'api_key' (the Daytona API key)"
             )
+        # Imported here: the Daytona SDK is slow to import and only its users need it.
+        from graphton.sandbox.daytona import DaytonaBackend
+
         return DaytonaBackend(
             api_key=str(config["api_key"]),
             api_url=config.get("api_url"),

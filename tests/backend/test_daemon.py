@@ -345,15 +345,24 @@ def test_bad_manifests_are_reported_one_line_each_with_file_and_field(tmp_path: 
     with pytest.raises(ManifestError) as caught:
         load_catalog(resources, None)
     problems = caught.value.problems
-    assert f"{bad_kind}: kind: 'Robot' is not one of Agent, AgentInstance, Environment" in problems
-    assert f"{no_instructions}: spec.instructions: an agent needs instructions" in problems
-    assert any(p.startswith(f"{unknown_field}: spec:") and "instructons" in p for p in problems)
-    assert any(
-        p.startswith(f"{missing_skill}: spec.skill_refs[0]: no skill 'nope'") for p in problems
+    # file:line: field as the user wrote it (lowerCamelCase): what is wrong
+    assert (
+        f"{bad_kind}:1: kind: 'Robot' is not a kind; one of Agent, AgentInstance, Environment"
+        in (problems)
     )
-    assert f"{dangling}: spec.agent_id: no agent 'ghost'" in problems
-    assert any(p.startswith(f"{bad_slug}: metadata.slug:") for p in problems)
-    assert len(problems) == 6
+    assert f"{no_instructions}:3: spec.instructions: an agent needs instructions" in problems
+    assert (
+        f"{unknown_field}:3: spec.instructons: unknown field; did you mean 'instructions'?"
+        in problems
+    )
+    assert f"{unknown_field}:3: spec.instructions: an agent needs instructions" in problems
+    assert any(
+        p.startswith(f"{missing_skill}:3: spec.skillRefs[0].slug: no skill 'nope'")
+        for p in problems
+    )
+    assert f"{dangling}:3: spec.agentId: no agent 'ghost'" in problems
+    assert any(p.startswith(f"{bad_slug}:2: metadata.slug:") for p in problems)
+    assert len(problems) == 7
 
 
 def test_the_daemon_command_stops_on_a_bad_manifest_naming_file_and_field(tmp_path: Path) -> None:
@@ -377,5 +386,5 @@ def test_the_daemon_command_stops_on_a_bad_manifest_naming_file_and_field(tmp_pa
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"agent-runner: resources: {bad}: spec.instructions: an agent needs instructions"
+        f"agent-runner: resources: {bad}:3: spec.instructions: an agent needs instructions"
     )

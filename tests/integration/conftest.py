@@ -26,8 +26,8 @@ from agent_runner.converter import interop_data_converter
 from agent_runner.local.daemon import DaemonSettings, LocalDaemon
 from agent_runner.local.manifests import DEFAULT_RESOURCES_DIR, Catalog, load_catalog
 from agent_runner.local.temporal_server import TemporalDevServer, free_port
-from agent_runner.local.workflow import InvokeAgentExecution, ReferenceOptions, workflow_id
 from agent_runner.worker import run_worker
+from agent_runner.workflow import InvokeAgentExecution, ReferenceOptions, workflow_id
 from tests.conftest import REPO_ROOT
 
 ax = wire.agentexecution

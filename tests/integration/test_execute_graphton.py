@@ -24,6 +24,7 @@ from tests.integration.conftest import Stack
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
 ax = wire.agentexecution
+TODO_SCAN_SKILL_MD = "/.agent-runner/skills/todo-scan/SKILL.md"
 
 FULL_RUN = [
     {
@@ -354,17 +355,16 @@ async def test_two_executions_in_one_session_share_the_thread_and_the_conversati
 
 async def test_an_agent_reads_its_skill_and_runs_the_skills_script(stack: Stack) -> None:
     turns = [
+        {"tool_calls": [{"name": "read_file", "args": {"file_path": TODO_SCAN_SKILL_MD}}]},
         {
-            "tool_calls": [
-                {"name": "read_file", "args": {"file_path": "/skills/todo-scan/SKILL.md"}}
-            ]
-        },
-        {
-            "expect": {"contains": "skills/todo-scan/scripts/scan.py"},
+            "expect": {"contains": "python3 scripts/scan.py"},
             "tool_calls": [
                 {
                     "name": "execute",
-                    "args": {"command": "python3 skills/todo-scan/scripts/scan.py skills"},
+                    "args": {
+                        "command": "python3 .agent-runner/skills/todo-scan/scripts/scan.py "
+                        ".agent-runner/skills"
+                    },
                 }
             ],
         },
@@ -375,7 +375,8 @@ async def test_an_agent_reads_its_skill_and_runs_the_skills_script(stack: Stack)
     stored = (await stack.stored(execution.metadata.id)).status
     assert stored.phase == ax.EXECUTION_COMPLETED
     assert [c.status for c in stored.tool_calls] == [ax.TOOL_CALL_COMPLETED] * 2
-    assert (stack.workspace / "skills" / "repo-stats" / "scripts" / "stats.py").exists()
+    skills = stack.workspace / ".agent-runner" / "skills"
+    assert (skills / "repo-stats" / "scripts" / "stats.py").exists()
 
 
 async def test_a_skill_whose_files_cannot_be_fetched_still_gets_its_skill_md(stack: Stack) -> None:
@@ -384,11 +385,7 @@ async def test_a_skill_whose_files_cannot_be_fetched_still_gets_its_skill_md(sta
     execution = await stack.new_execution(
         "Hi",
         [
-            {
-                "tool_calls": [
-                    {"name": "read_file", "args": {"file_path": "/skills/todo-scan/SKILL.md"}}
-                ]
-            },
+            {"tool_calls": [{"name": "read_file", "args": {"file_path": TODO_SCAN_SKILL_MD}}]},
             {"expect": {"contains": "todo-scan"}, "text": "Read it."},
         ],
     )
@@ -397,8 +394,9 @@ async def test_a_skill_whose_files_cannot_be_fetched_still_gets_its_skill_md(sta
     assert stored.phase == ax.EXECUTION_COMPLETED
     [warning] = [m for m in stored.messages if m.type == ax.MESSAGE_SYSTEM]
     assert "todo-scan" in warning.content and "only its SKILL.md" in warning.content
-    assert (stack.workspace / "skills" / "todo-scan" / "SKILL.md").exists()
-    assert not (stack.workspace / "skills" / "todo-scan" / "scripts").exists()
+    skills = stack.workspace / ".agent-runner" / "skills"
+    assert (skills / "todo-scan" / "SKILL.md").exists()
+    assert not (skills / "todo-scan" / "scripts").exists()
 
 
 def add_agent_with_subagents(stack: Stack) -> None:
@@ -434,7 +432,7 @@ async def test_an_agent_delegates_to_two_subagents_and_each_is_reported_once(
             ],
         },
         # the researcher's turns: its own skill is in its prompt, and its call stays its own
-        {"tool_calls": [{"name": "execute", "args": {"command": "ls skills"}}]},
+        {"tool_calls": [{"name": "execute", "args": {"command": "ls .agent-runner/skills"}}]},
         {"expect": {"contains": "repo-stats"}, "text": "There is one skill folder."},
         {
             "tool_calls": [

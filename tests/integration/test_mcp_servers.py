@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -9,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from agent_runner import wire
-from agent_runner.local.temporal_server import free_port, port_is_taken
+from agent_runner.activities.mcp_servers import _StderrToLog, open_mcp_tools
+from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
+from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 from tests.helpers import wait_until
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -126,3 +131,119 @@ async def test_a_placeholder_without_a_value_fails_naming_it(
     stored = (await stack.stored(execution.metadata.id)).status
     assert stored.phase == ax.EXECUTION_FAILED
     assert "${CALC_OWNER_NOT_SET} has no value" in stored.error
+
+
+WORKER_ONLY = "worker-only-secret-5e1f"
+RUN_TOKEN = "run-token-a9c4e7"
+
+
+def add_leaky_agent(stack: Stack) -> None:
+    agent = wire.agent.Agent()
+    agent.metadata.id = agent.metadata.slug = "leaky-user"
+    leaky = agent.spec.mcp_servers.add(name="leaky")
+    leaky.stdio.command = sys.executable
+    leaky.stdio.args.append(str(SERVERS / "leaky_stdio.py"))
+    leaky.stdio.env_placeholders["LEAKY_TOKEN"] = "${RUN_TOKEN}"
+    instance = wire.agentinstance.AgentInstance()
+    instance.metadata.id = "leaky-user-default"
+    instance.spec.agent_id = "leaky-user"
+    agent.status.default_instance_id = instance.metadata.id
+    stack.catalog.agents["leaky-user"] = agent
+    stack.catalog.instances["leaky-user-default"] = instance
+
+
+async def test_a_stdio_server_gets_its_placeholders_and_no_worker_secret(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("WORKER_ONLY_KEY", WORKER_ONLY)  # the worker's own environment
+    add_leaky_agent(stack)
+    turns = [
+        {"tool_calls": [{"name": "environment", "args": {}}]},
+        {
+            "expect": {"contains": '"LEAKY_TOKEN": "***"', "not_contains": WORKER_ONLY},
+            "tool_calls": [{"name": "shout", "args": {"text": "hello"}}],
+        },
+        {"text": "Done."},
+    ]
+    execution = await stack.new_execution(
+        "Leak",
+        turns,
+        session_id=await stack.new_session("leaky-user-default"),
+        runtime_env={"RUN_TOKEN": (RUN_TOKEN, True)},
+    )
+    result = await (await stack.start(execution)).result()
+    assert result.phase == ax.EXECUTION_COMPLETED
+    environment = result.tool_calls[0].result
+    assert WORKER_ONLY not in environment and "WORKER_ONLY_KEY" not in environment
+    assert '"PATH"' in environment  # the SDK's safe defaults are there
+    # The server's stderr went to the worker's log, through its filter.
+    assert "MCP server 'leaky': leaky starting with token ***" in caplog.text
+    assert "MCP server 'leaky': shouting hello with token ***" in caplog.text
+    assert RUN_TOKEN not in caplog.text
+
+
+async def test_host_mcp_servers_are_refused_unless_allowed() -> None:
+    server = wire.agent.McpServerDefinition(name="calc")
+    server.stdio.command = sys.executable
+    with pytest.raises(ApplicationError, match="MCP_ALLOW_HOST_SERVERS=true"):
+        async with open_mcp_tools([server], {}, host_servers_allowed=False):
+            pass
+    http = wire.agent.McpServerDefinition(name="notes")
+    http.http.url = "http://127.0.0.1:1/mcp"
+    with pytest.raises(ApplicationError, match="could not be started or reached: ConnectError"):
+        async with open_mcp_tools([http], {}, host_servers_allowed=False):
+            pass  # an http server is not refused: it is tried
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_with_daytona_sandboxes_a_stdio_server_runs_only_when_the_operator_allows_it(
+    temporal_server: TemporalDevServer,
+    tmp_path: Path,
+    daytona_cloud: FakeDaytona,
+    allowed: bool,
+) -> None:
+    extra = {
+        "SANDBOX_TYPE": "daytona",
+        "DAYTONA_API_KEY": DAYTONA_TEST_KEY,
+        "DAYTONA_API_URL": daytona_cloud.url,
+        "DAYTONA_WORK_DIR": str(tmp_path / "sandbox-home"),
+        "MCP_ALLOW_HOST_SERVERS": str(allowed).lower(),
+    }
+    async with running_stack(temporal_server, tmp_path, extra) as stack:
+        add_leaky_agent(stack)
+        execution = await stack.new_execution(
+            "Shout",
+            [{"tool_calls": [{"name": "shout", "args": {"text": "hi"}}]}, {"text": "Done."}],
+            session_id=await stack.new_session("leaky-user-default"),
+            runtime_env={"RUN_TOKEN": (RUN_TOKEN, True)},
+        )
+        handle = await stack.start(execution)
+        if allowed:
+            assert (await handle.result()).phase == ax.EXECUTION_COMPLETED
+            return
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        stored = (await stack.stored(execution.metadata.id)).status
+    assert stored.phase == ax.EXECUTION_FAILED
+    assert "MCP server 'leaky' is a stdio server" in stored.error
+    assert "MCP_ALLOW_HOST_SERVERS=true" in stored.error
+
+
+async def test_a_servers_stderr_is_logged_by_line_and_an_overlong_line_is_dropped_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    script = (
+        "import sys; sys.stderr.write('first line\\n' + 'a' * 10000 + 'TAIL-OF-A-LONG-LINE\\n'"
+        " + 'last line without newline')"
+    )
+    async with _StderrToLog("noisy") as errlog:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stderr=errlog)
+        await process.wait()
+    lines = [r.getMessage() for r in caplog.records if "MCP server 'noisy'" in r.getMessage()]
+    assert lines == [
+        "MCP server 'noisy': first line",
+        "MCP server 'noisy': [a stderr line longer than 8192 bytes, not logged]",
+        "MCP server 'noisy': last line without newline",
+    ]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import shutil
 import stat
+import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -14,8 +17,10 @@ from agent_runner.local.manifests import zip_skill_folder
 from agent_runner.skills import (
     MAX_ARTIFACT_BYTES,
     MAX_ARTIFACT_ENTRIES,
+    MAX_FRONT_MATTER_BYTES,
     ArtifactError,
     ResolvedSkill,
+    SkillDocumentError,
     SkillWriter,
     generate_prompt_section,
     parse_skill_md,
@@ -55,8 +60,8 @@ async def test_filesystem_mode_writes_skill_md_and_artifact_files(tmp_path: Path
     )
     writer = SkillWriter(root_dir=tmp_path, mode="filesystem")
     paths = await writer.write_skills([skill("greeter-id", artifact=artifact)])
-    assert paths == {"greeter-id": "/skills/greeter/SKILL.md"}
-    folder = tmp_path / "skills" / "greeter"
+    assert paths == {"greeter-id": "/.agent-runner/skills/greeter/SKILL.md"}
+    folder = tmp_path / ".agent-runner" / "skills" / "greeter"
     assert (folder / "SKILL.md").read_text() == SKILL_MD  # the resource's copy wins
     assert (folder / "data" / "table.csv").read_text() == "a,b\n"
     assert (folder / "scripts" / "run.sh").stat().st_mode & stat.S_IXUSR  # shebang: executable
@@ -70,7 +75,7 @@ async def test_the_shipped_skills_round_trip_through_their_artifacts(tmp_path: P
         artifact=zip_skill_folder(source),
     )
     await SkillWriter(root_dir=tmp_path, mode="filesystem").write_skills([resolved])
-    script = tmp_path / "skills" / "repo-stats" / "scripts" / "stats.py"
+    script = tmp_path / ".agent-runner" / "skills" / "repo-stats" / "scripts" / "stats.py"
     assert script.read_bytes() == (source / "scripts" / "stats.py").read_bytes()
     assert script.stat().st_mode & stat.S_IXUSR
 
@@ -89,7 +94,7 @@ async def test_unsafe_artifacts_are_refused_and_nothing_is_written(
     writer = SkillWriter(root_dir=tmp_path, mode="filesystem")
     with pytest.raises(ArtifactError, match=message):
         await writer.write_skills([skill("bad", artifact=zip_of(entries))])
-    assert not (tmp_path / "skills").exists()
+    assert not (tmp_path / ".agent-runner").exists()
 
 
 async def test_zip_bombs_and_entry_floods_are_refused(tmp_path: Path) -> None:
@@ -109,16 +114,16 @@ async def test_zip_bombs_and_entry_floods_are_refused(tmp_path: Path) -> None:
 async def test_a_skill_name_cannot_leave_the_skills_folder(tmp_path: Path) -> None:
     evil = skill("evil", skill_md="---\nname: ../../etc\ndescription: x\n---\n")
     paths = await SkillWriter(root_dir=tmp_path, mode="filesystem").write_skills([evil])
-    assert paths == {"evil": "/skills/etc/SKILL.md"}
-    assert (tmp_path / "skills" / "etc" / "SKILL.md").exists()
+    assert paths == {"evil": "/.agent-runner/skills/etc/SKILL.md"}
+    assert (tmp_path / ".agent-runner" / "skills" / "etc" / "SKILL.md").exists()
     assert sanitize_skill_name("../../etc") == "etc"
     assert sanitize_skill_name("...") == "skill"
     assert sanitize_skill_name("My Skill!") == "my-skill"
 
 
 async def test_a_failed_write_names_the_skill(tmp_path: Path) -> None:
-    (tmp_path / "skills").write_text("a file where the folder should be")
-    writer = SkillWriter(root_dir=tmp_path, mode="filesystem")
+    (tmp_path / "root").write_text("a file where the sandbox root should be")
+    writer = SkillWriter(root_dir=tmp_path / "root", mode="filesystem")
     with pytest.raises(RuntimeError, match="skill 'greeter'"):
         await writer.write_skills([skill("greeter")])
 
@@ -141,9 +146,141 @@ def test_skill_md_without_front_matter_takes_name_and_first_paragraph() -> None:
 
 def test_prompt_section_lists_name_description_and_path_and_inlines_on_request() -> None:
     skills = [skill("greeter")]
-    paths = {"greeter": "/skills/greeter/SKILL.md"}
+    paths = {"greeter": "/.agent-runner/skills/greeter/SKILL.md"}
     section = generate_prompt_section(skills, paths)
-    assert "- **greeter** (/skills/greeter/SKILL.md): Says hello properly." in section
+    assert "- **greeter** (/.agent-runner/skills/greeter/SKILL.md): Says hello properly." in section
     assert "Body." not in section
     assert "Body." in generate_prompt_section(skills, paths, inline=True)
     assert generate_prompt_section([], {}) == ""
+
+
+ALIAS_BOMB = (
+    "---\nname: bomb\n"
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "description: *i\n---\n\nBody.\n"
+)
+
+
+async def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    assert len(ALIAS_BOMB) < 600
+    tracemalloc.start()
+    try:
+        with pytest.raises(SkillDocumentError, match=r"skill 'bomb'.*YAML alias"):
+            await SkillWriter(root_dir=tmp_path, mode="filesystem").write_skills(
+                [skill("bomb", skill_md=ALIAS_BOMB)]
+            )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+    assert not (tmp_path / ".agent-runner").exists()
+
+
+def test_front_matter_past_the_size_limit_is_refused_unparsed() -> None:
+    huge = "---\nname: big\ndescription: " + "x" * MAX_FRONT_MATTER_BYTES + "\n---\nBody.\n"
+    with pytest.raises(SkillDocumentError, match="larger than"):
+        parse_skill_md(huge, "fallback")
+    small = parse_skill_md("---\nname: a\ndescription: b\n---\n" + "y" * 200_000, "f")
+    assert (small.name, small.description) == ("a", "b")
+
+
+def lying_zip(entries: int, declared: int) -> bytes:
+    """A ZIP whose central directory lists `entries` empty files declaring `declared`
+    bytes each: only headers, so that a huge listing stays small."""
+    name = b"f"
+    header = struct.pack(
+        "<4sHHHHHHIIIHHHHHII",
+        b"PK\x01\x02",
+        20,
+        20,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        declared,
+        len(name),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    directory = (header + name) * entries
+    end = struct.pack(
+        "<4sHHHHIIH",
+        b"PK\x05\x06",
+        0,
+        0,
+        min(entries, 0xFFFF),
+        min(entries, 0xFFFF),
+        len(directory),
+        0,
+        0,
+    )
+    return directory + end
+
+
+async def test_entry_counts_and_declared_sizes_are_checked_before_extraction(
+    tmp_path: Path,
+) -> None:
+    writer = SkillWriter(root_dir=tmp_path, mode="filesystem")
+    flood = lying_zip(1_000_000, 0)  # 47 MB of headers: zipfile would build a million objects
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArtifactError, match="entries"):
+            await writer.write_skills([skill("flood", artifact=flood)])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+    with pytest.raises(ArtifactError, match="declares more than"):
+        await writer.write_skills(
+            [skill("big", artifact=lying_zip(2, MAX_ARTIFACT_BYTES // 2 + 1))]
+        )
+
+
+async def test_a_planted_link_over_the_skills_folder_causes_no_write_outside(
+    tmp_path: Path,
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "SKILL.md").write_text("precious")
+    (root / ".agent-runner" / "skills").mkdir(parents=True)
+    (root / ".agent-runner" / "skills" / "greeter").symlink_to(outside)
+    writer = SkillWriter(root_dir=root, mode="filesystem")
+    await writer.write_skills([skill("greeter")])
+    assert (outside / "SKILL.md").read_text() == "precious"
+    assert sorted(p.name for p in outside.iterdir()) == ["SKILL.md"]
+    written = root / ".agent-runner" / "skills" / "greeter"
+    assert not written.is_symlink() and (written / "SKILL.md").read_text() == SKILL_MD
+    # A link higher up, over the runner's own folder, is replaced the same way.
+    shutil.rmtree(root / ".agent-runner")
+    (root / ".agent-runner").symlink_to(outside)
+    await writer.write_skills([skill("greeter")])
+    assert sorted(p.name for p in outside.iterdir()) == ["SKILL.md"]
+    assert (root / ".agent-runner" / "skills" / "greeter" / "SKILL.md").read_text() == SKILL_MD
+
+
+async def test_a_users_own_skills_folder_is_never_touched(tmp_path: Path) -> None:
+    own = tmp_path / "skills" / "greeter" / "SKILL.md"
+    own.parent.mkdir(parents=True)
+    own.write_text("the user's own skill")
+    await SkillWriter(root_dir=tmp_path, mode="filesystem").write_skills([skill("greeter")])
+    assert own.read_text() == "the user's own skill"
+
+
+async def test_a_skill_folder_is_replaced_whole_so_no_stale_file_stays(tmp_path: Path) -> None:
+    writer = SkillWriter(root_dir=tmp_path, mode="filesystem")
+    artifact = zip_of({"scripts/old.py": (b"print(1)", 0o100644)})
+    await writer.write_skills([skill("greeter", artifact=artifact)])
+    await writer.write_skills([skill("greeter")])
+    folder = tmp_path / ".agent-runner" / "skills" / "greeter"
+    assert sorted(p.name for p in folder.iterdir()) == ["SKILL.md"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,103 @@ def test_the_pytest_plugin_runs_each_scenario_as_a_test(tmp_path: Path) -> None:
     )
     assert "1 failed, 2 passed" in result.stdout, result.stdout
     assert "expected the final answer to match 'never said'" in result.stdout
+
+
+def copied_skill(tmp_path: Path, name: str = "csv-profile") -> tuple[Path, Path]:
+    skill = tmp_path / name
+    shutil.copytree(REPO_ROOT / "skills" / name, skill)
+    return skill, next((skill / "tests").glob("*.yaml"))
+
+
+def test_typos_in_a_scenario_fail_with_file_and_line(tmp_path: Path) -> None:
+    skill, scenario = copied_skill(tmp_path)
+    text = scenario.read_text()
+    text = text.replace("expect:\n  files:", "expects:\n  final_answer: x\nexpect:\n  file:")
+    text = text.replace("  commands:", "  command:")
+    scenario.write_text(text)
+    result = run("test", str(skill))
+    assert result.returncode == 1, result.stdout
+    lines = text.splitlines()
+    expects_line = lines.index("expects:") + 1
+    assert f"{scenario}:{expects_line}: expects: unknown key; did you mean 'expect'?" in (
+        result.stdout
+    )
+    assert "expect.file: unknown key; did you mean 'files'?" in result.stdout
+    assert "expect.command: unknown key; did you mean 'commands'?" in result.stdout
+    assert "0 passed, 1 failed" in result.stdout
+
+
+def test_a_scenario_without_expectations_fails(tmp_path: Path) -> None:
+    skill, scenario = copied_skill(tmp_path)
+    document = yaml.safe_load(scenario.read_text())
+    del document["expect"]
+    scenario.write_text(yaml.safe_dump(document))
+    result = run("test", str(skill))
+    assert result.returncode == 1
+    assert "a scenario needs expectations" in result.stdout
+
+
+def test_a_scripted_call_to_a_tool_the_agent_lacks_fails(tmp_path: Path) -> None:
+    skill, scenario = copied_skill(tmp_path)
+    document = yaml.safe_load(scenario.read_text())
+    document["model"]["turns"].insert(0, {"tool_calls": [{"name": "exceute", "args": {}}]})
+    scenario.write_text(yaml.safe_dump(document))
+    result = run("test", str(skill))
+    assert result.returncode == 1
+    assert "the model called tool 'exceute', which the agent does not have" in result.stdout
+
+
+def test_a_failed_record_against_a_dead_provider_leaves_the_file_byte_identical(
+    tmp_path: Path,
+) -> None:
+    skill, scenario = copied_skill(tmp_path)
+    before = scenario.read_bytes()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    result = subprocess.run(
+        [*CLI, "test", str(skill), "--record", "--model", "openai:gpt-4.1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "STIGMER_LLM_BASE_URL": dead,
+            "OPENAI_API_KEY": "sk-fake",
+        },
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not recorded" in result.stdout
+    assert scenario.read_bytes() == before
+
+
+def test_record_without_a_key_is_one_line(tmp_path: Path) -> None:
+    skill, scenario = copied_skill(tmp_path)
+    before = scenario.read_bytes()
+    result = run("test", str(skill), "--record", "--model", "anthropic:sonnet")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "agent-runner: model anthropic:sonnet: ANTHROPIC_API_KEY is not set; "
+        "export ANTHROPIC_API_KEY=..."
+    ]
+    assert scenario.read_bytes() == before
+
+
+def test_record_keeps_the_files_comments_and_formatting(tmp_path: Path) -> None:
+    skill, scenario = copied_skill(tmp_path)
+    original = scenario.read_text()
+    stand_in = tmp_path / "stand-in.yaml"
+    stand_in.write_text(yaml.safe_dump({"turns": yaml.safe_load(original)["model"]["turns"]}))
+    commented = "# Why this scenario exists: a missing value must be called out.\n" + original
+    scenario.write_text(commented)
+    recorded = run("test", str(skill), "--record", "--model", f"scripted:{stand_in}")
+    assert recorded.returncode == 0, recorded.stdout
+    after = scenario.read_text()
+    assert after.startswith("# Why this scenario exists")
+    # Everything outside the model's turns is as it was written.
+    head = commented.split("model:")[0]
+    tail = commented.split("\nexpect:")[1]
+    assert after.startswith(head) and after.endswith(tail)

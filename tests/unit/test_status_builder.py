@@ -156,5 +156,33 @@ def test_cancel_and_fail_close_running_calls_and_set_the_phase() -> None:
     status.cancel()
     assert status.status.phase == ax.EXECUTION_CANCELLED
     assert status.status.tool_calls[0].status == ax.TOOL_CALL_FAILED
-    assert status.status.tool_calls[0].error == "cancelled"
+    assert status.status.tool_calls[0].error == (
+        "the execution ended (CANCELLED) before this finished"
+    )
     assert status.status.completed_at
+
+
+def test_every_final_phase_closes_open_calls_and_subagents_naming_the_phase() -> None:
+    for end, phase in (("complete", "COMPLETED"), ("cancel", "CANCELLED")):
+        status = builder()
+        task_args = {"subagent_type": "scanner", "description": "scan"}
+        status.apply(graphton.ToolStarted(call_id="t", name="task", args=task_args))
+        status.apply(graphton.SubagentStarted(call_id="t", subagent_type="", description=""))
+        getattr(status, end)()
+        [call], [sub] = status.status.tool_calls, status.status.sub_agent_executions
+        assert (call.status, sub.status) == (ax.TOOL_CALL_FAILED, ax.SUB_AGENT_FAILED)
+        assert phase in call.error and phase in sub.error
+        assert (sub.name, sub.input) == ("scanner", "scan")
+
+
+def test_a_resumed_subagent_is_named_from_its_task_call_and_ended_by_its_result() -> None:
+    status = builder()
+    # the replayed past: the `task` call; then the resumed stream: the subagent's start
+    # without a name (its call is not in the stream), and the call's result
+    task_args = {"subagent_type": "scanner", "description": "scan the code"}
+    status.apply(graphton.ToolStarted(call_id="t", name="task", args=task_args))
+    status.apply(graphton.SubagentStarted(call_id="t", subagent_type="", description=""))
+    status.apply(graphton.ToolFinished(call_id="t", name="task", result="3 markers"))
+    [sub] = status.status.sub_agent_executions
+    assert (sub.name, sub.input, sub.output) == ("scanner", "scan the code", "3 markers")
+    assert sub.status == ax.SUB_AGENT_COMPLETED and sub.completed_at

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from agent_runner import wire
     from agent_runner.backend import BackendClient
     from agent_runner.clock import utc_now
+    from agent_runner.status.closing import close_open
     from agent_runner.status.phases import FINAL_PHASES
 
 ORCHESTRATOR_TASK_QUEUE = "agent_execution_stigmer"
@@ -106,7 +107,14 @@ class RecordExecutionFailure:
         current = await self._backend.get_execution(execution_id)
         if current.status.phase in FINAL_PHASES:
             return
-        status = wire.agentexecution.AgentExecutionStatus(
-            phase=wire.agentexecution.EXECUTION_FAILED, error=error, completed_at=utc_now()
+        # The runner's last push may show calls still running (it died, or missed its
+        # heartbeats): the failure ends them, as the runner's own final status would.
+        status = current.status
+        now = utc_now()
+        close_open(status, wire.agentexecution.EXECUTION_FAILED, now)
+        status.phase, status.error, status.completed_at = (
+            wire.agentexecution.EXECUTION_FAILED,
+            error,
+            now,
         )
         await self._backend.update_execution_status(execution_id, status)

@@ -1,0 +1,75 @@
+"""`import graphton` leaves the Daytona SDK unimported until a Daytona backend is wanted.
+
+The SDK is most of graphton's import time and users of the local sandbox never need
+it. Each check runs in a fresh interpreter, since this one may have imported it already.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_import_graphton_does_not_import_the_daytona_sdk() -> None:
+    code = (
+        "import sys, graphton, graphton.sandbox\n"
+        "graphton.FilesystemBackend('.')\n"
+        "print(sorted(m for m in sys.modules if m == 'daytona' or m.startswith('daytona.')))"
+    )
+    assert _run(code) == "[]"
+
+
+def test_a_local_sandbox_from_config_does_not_import_the_daytona_sdk(tmp_path: Path) -> None:
+    config = {"type": "filesystem", "root_dir": str(tmp_path)}
+    code = (
+        "import sys, graphton\n"
+        f"graphton.create_sandbox_backend({config!r})\n"
+        "print('daytona' in sys.modules)"
+    )
+    assert _run(code) == "False"
+
+
+def test_the_daytona_backend_is_still_reachable_by_its_public_names() -> None:
+    code = (
+        "import sys, graphton\n"
+        "from graphton.sandbox import DaytonaBackend\n"
+        "from graphton.sandbox.daytona import DaytonaBackend as Defined\n"
+        "assert graphton.DaytonaBackend is DaytonaBackend is Defined\n"
+        "assert 'DaytonaBackend' in graphton.__all__ and 'DaytonaBackend' in dir(graphton)\n"
+        "print('daytona' in sys.modules)"
+    )
+    assert _run(code) == "True"
+
+
+def test_a_daytona_sandbox_from_config_imports_the_sdk_then() -> None:
+    code = (
+        "import sys, graphton\n"
+        "backend = graphton.create_sandbox_backend({'type': 'daytona', 'api_key': 'k', "
+        "'api_url': 'http://127.0.0.1:9'})\n"
+        "print(type(backend).__name__, 'daytona' in sys.modules)"
+    )
+    assert _run(code) == "DaytonaBackend True"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    code = (
+        "import graphton, graphton.sandbox\n"
+        "for module in (graphton, graphton.sandbox):\n"
+        "    try:\n"
+        "        module.NoSuchThing\n"
+        "    except AttributeError as err:\n"
+        "        print(err)\n"
+    )
+    assert _run(code).splitlines() == [
+        "module 'graphton' has no attribute 'NoSuchThing'",
+        "module 'graphton.sandbox' has no attribute 'NoSuchThing'",
+    ]
