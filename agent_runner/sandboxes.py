@@ -20,7 +20,7 @@ import graphton
 from agent_runner import wire
 from agent_runner.backend import BackendClient
 from agent_runner.config import Config
-from graphton.sandbox.daytona import RetryPolicy, SandboxGone, SandboxUnavailable
+from graphton.sandbox.daytona_errors import RetryPolicy, SandboxGone, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
