@@ -45,7 +45,8 @@ class OpenedSandbox:
         if akill_all is not None:  # a remote sandbox: a request away
             return int(await akill_all())
         kill_all = getattr(self.backend, "kill_all", None)
-        return int(kill_all()) if kill_all is not None else 0
+        # Blocking: it waits until what the commands left running is gone.
+        return int(await asyncio.to_thread(kill_all)) if kill_all is not None else 0
 
 
 class SandboxManager:
