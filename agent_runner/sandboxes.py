@@ -18,7 +18,7 @@ from deepagents.backends.protocol import SandboxBackendProtocol
 import graphton
 from agent_runner import wire
 from agent_runner.backend import BackendClient
-from agent_runner.config import Config
+from agent_runner.config import WORKER_ONLY_VARIABLES, Config
 from graphton.sandbox.daytona_errors import RetryPolicy, SandboxGone, SandboxUnavailable
 
 if TYPE_CHECKING:  # the Daytona SDK is imported only when a Daytona sandbox is used
@@ -96,6 +96,7 @@ class SandboxManager:
                 output_filter=redact,
                 spool_stream_bytes=sandbox.spool_stream_bytes,
                 spool_total_bytes=sandbox.spool_execution_bytes,
+                withheld_env=WORKER_ONLY_VARIABLES,
             )
             return OpenedSandbox(backend=backend, mode="filesystem", root_dir=str(sandbox.root_dir))
         return OpenedSandbox(

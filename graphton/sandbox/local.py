@@ -30,7 +30,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -89,9 +89,10 @@ class InvalidSandboxPath(SandboxPathError):
 class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
     """deepagents' file tools over `root_dir` (virtual paths) plus `execute` in that folder.
 
-    `env` is added to every command's environment. `output_filter` is applied to
-    every command's output before anyone sees it, the spooled copy on disk
-    included (the runner masks secret values with it; see
+    Commands inherit this process's environment less the names in `withheld_env`
+    (the runner withholds its own credentials), and `env` is added to it.
+    `output_filter` is applied to every command's output before anyone sees it,
+    the spooled copy on disk included (the runner masks secret values with it; see
     `graphton.sandbox.masking` for how it stays safe on a stream). Output past
     `max_output_bytes` per stream is kept in `/.agent-runner/outputs/` (unless
     `keep_full_output=False`), at most `spool_stream_bytes` per stream and
@@ -113,6 +114,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         keep_full_output: bool = True,
         spool_stream_bytes: int = DEFAULT_SPOOL_STREAM_BYTES,
         spool_total_bytes: int = DEFAULT_SPOOL_TOTAL_BYTES,
+        withheld_env: Collection[str] = (),
     ) -> None:
         root = Path(root_dir).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
@@ -120,6 +122,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         reap_leftovers(root)
         tag = uuid.uuid4().hex
         self._extra_env = {"PYTHONUNBUFFERED": "1", **(env or {}), TAG_VARIABLE: tag}
+        self._withheld_env = frozenset(withheld_env)
         self._timeout = timeout
         self._max_output_bytes = max_output_bytes
         self._output_filter = output_filter
@@ -128,6 +131,11 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         self._spool_budget = SpoolBudget(spool_total_bytes)
         self._guard = CommandGuard(root, tag)
         self._process_groups: set[int] = set()
+
+    def _command_env(self) -> dict[str, str]:
+        """This process's environment as it is now, less the withheld names, plus `env`."""
+        inherited = {k: v for k, v in os.environ.items() if k not in self._withheld_env}
+        return {**inherited, **self._extra_env}
 
     @property
     def id(self) -> str:
@@ -435,7 +443,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 lambda: _CaptureProtocol(loop, self._streams()),
                 command,
                 cwd=self.cwd,
-                env={**os.environ, **self._extra_env},  # the process's as it is now
+                env=self._command_env(),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

@@ -328,3 +328,16 @@ async def test_a_cancellation_while_the_command_starts_still_kills_all_of_it(
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 30)
     wait_until(lambda: working_in(root) == [], what="every process of the command to end")
+
+
+async def test_withheld_names_are_not_inherited_but_env_still_gives_them(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_KEY", "worker-only")
+    monkeypatch.setenv("AGENT_KEY", "from-worker")
+    monkeypatch.setenv("PLAIN_VAR", "kept")
+    backend = FilesystemBackend(
+        root, env={"AGENT_KEY": "from-agent"}, withheld_env={"WORKER_KEY", "AGENT_KEY"}
+    )
+    result = await backend.aexecute('echo "${WORKER_KEY:-unset} $AGENT_KEY $PLAIN_VAR"')
+    assert result.stdout == "unset from-agent kept\n"
