@@ -24,9 +24,10 @@ run: $(VENV)/.installed-run
 
 test: system-deps lint typecheck unit
 
-# Debian services the tests start themselves (Redis, PostgreSQL), zsh (the shell
-# Daytona's daemon runs commands with, which the test Daytona server uses too) and the
-# browser the web view's tests drive (Chromium); installed when missing.
+# Debian services the tests start themselves (Redis, PostgreSQL, nginx as a TLS proxy in
+# front of Temporal), zsh (the shell Daytona's daemon runs commands with, which the test
+# Daytona server uses too) and the browser the web view's tests drive (Chromium);
+# installed when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL = $(SUDO) apt-get install -y -q $(1) >/dev/null 2>&1 || \
 	{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(1) >/dev/null; }
@@ -34,6 +35,7 @@ system-deps:
 	@command -v redis-server >/dev/null || { echo "installing redis-server"; $(call APT_INSTALL,redis-server); }
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "installing postgresql"; $(call APT_INSTALL,postgresql); }
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing nginx"; $(call APT_INSTALL,nginx); }
 	@command -v zsh >/dev/null || { echo "installing zsh"; $(call APT_INSTALL,zsh); }
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ echo "installing chromium"; $(call APT_INSTALL,chromium chromium-driver); }

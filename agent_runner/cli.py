@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import logging
@@ -458,11 +459,13 @@ def entry_point() -> NoReturn:
     when the interpreter finalizes (temporalio/sdk-python#300); tearing the
     interpreter down under them aborts with `PyGILState_Release` (exit 134). Once
     that runtime was loaded, the process ends without the teardown, after
-    flushing what it wrote.
+    running the exit hooks libraries registered (OpenTelemetry exports its last spans
+    there) and flushing what it wrote.
     """
     code = main()
     if TEMPORAL_BRIDGE not in sys.modules:
         sys.exit(code)
+    atexit._run_exitfuncs()  # what the interpreter would run before its teardown
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

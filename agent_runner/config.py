@@ -72,6 +72,18 @@ SECRET_VARIABLES: Final = frozenset(
     }
 )
 
+WORKER_ONLY_VARIABLES: Final = SECRET_VARIABLES | frozenset(
+    {
+        # Credentials libraries of the worker read by themselves (the claim check's S3).
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "TEMPORAL_TLS_CLIENT_KEY_PATH",
+        "TEMPORAL_PAYLOAD_KEY_FILE",
+    }
+)
+"""The worker's own credentials: commands an agent runs on the worker's host never
+inherit them (an agent's definition gives its commands what they should see)."""
+
 
 @dataclass(frozen=True)
 class TemporalConfig:

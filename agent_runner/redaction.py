@@ -46,6 +46,12 @@ class Redactor:
     def active(self) -> bool:
         return self._pattern is not None
 
+    @property
+    def max_match_length(self) -> int:
+        """The longest text this redactor replaces, so a stream masker holds back no
+        more than a secret's length at a chunk boundary (graphton's `BoundedFilter`)."""
+        return len(self.secrets[0]) if self.secrets else 0
+
     def found_in(self, data: bytes) -> bool:
         """Whether any secret's UTF-8 bytes occur in `data` (a serialized message, say:
         protobuf keeps strings verbatim, so a secret in any field shows here)."""

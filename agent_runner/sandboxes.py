@@ -11,16 +11,18 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from daytona import AsyncDaytona, DaytonaConfig, DaytonaError, ListSandboxesQuery
 from deepagents.backends.protocol import SandboxBackendProtocol
 
 import graphton
 from agent_runner import wire
 from agent_runner.backend import BackendClient
-from agent_runner.config import Config
-from graphton.sandbox.daytona import RetryPolicy, SandboxGone, SandboxUnavailable
+from agent_runner.config import WORKER_ONLY_VARIABLES, Config
+from graphton.sandbox.daytona_errors import RetryPolicy, SandboxGone, SandboxUnavailable
+
+if TYPE_CHECKING:  # the Daytona SDK is imported only when a Daytona sandbox is used
+    from daytona import AsyncDaytona
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ class OpenedSandbox:
         if akill_all is not None:  # a remote sandbox: a request away
             return int(await akill_all())
         kill_all = getattr(self.backend, "kill_all", None)
-        return int(kill_all()) if kill_all is not None else 0
+        # Blocking: it waits until what the commands left running is gone.
+        return int(await asyncio.to_thread(kill_all)) if kill_all is not None else 0
 
 
 class SandboxManager:
@@ -59,6 +62,8 @@ class SandboxManager:
 
     def _daytona_client(self) -> AsyncDaytona:
         if self._daytona is None:
+            from daytona import AsyncDaytona, DaytonaConfig
+
             daytona = self._config.daytona
             assert daytona.api_key is not None  # the config requires it for SANDBOX_TYPE=daytona
             self._daytona = AsyncDaytona(
@@ -91,6 +96,7 @@ class SandboxManager:
                 output_filter=redact,
                 spool_stream_bytes=sandbox.spool_stream_bytes,
                 spool_total_bytes=sandbox.spool_execution_bytes,
+                withheld_env=WORKER_ONLY_VARIABLES,
             )
             return OpenedSandbox(backend=backend, mode="filesystem", root_dir=str(sandbox.root_dir))
         return OpenedSandbox(
@@ -154,6 +160,8 @@ class SandboxManager:
 
     async def _labelled_sandbox(self, session_id: str) -> str | None:
         """The id of a live sandbox labelled with this session, if Daytona has one."""
+        from daytona import DaytonaError, ListSandboxesQuery
+
         query = ListSandboxesQuery(labels=self._labels(session_id))
         try:
             async for sandbox in self._daytona_client().list(query):

@@ -26,8 +26,8 @@ async def main(selected: list[str]) -> None:
         sys.exit(f"no benchmark named {', '.join(unknown)}; the benchmarks are: {', '.join(names)}")
     logging.basicConfig(level=logging.WARNING)
     previous, runs = previous_results()
-    if not selected:
-        runs = {}
+    if not selected:  # a full run replaces every row
+        previous, runs = [], {}
     comparisons: list[Comparison] = []
     mode = "quick" if quick() else "full"
     for case in ALL:

@@ -215,9 +215,10 @@ def merged(
     previous: list[Comparison], fresh: list[Comparison], order: list[str]
 ) -> list[Comparison]:
     """Every case's rows in `order`: fresh rows for the cases that ran again, the earlier
-    rows for the others."""
+    rows for the others; rows of cases not in `order` are dropped."""
     ran = {c.case for c in fresh}
-    rows = [c for c in previous if c.case not in ran] + fresh
+    # Rows of cases that no longer exist (or of an older results.json without cases) go.
+    rows = [c for c in previous if c.case not in ran and c.case in order] + fresh
     position = {name: n for n, name in enumerate(order)}
     return sorted(rows, key=lambda c: position.get(c.case, len(order)))
 
@@ -251,6 +252,9 @@ def write_results(comparisons: list[Comparison], runs: dict[str, Any]) -> None:
     notes = [f"- **{c.benchmark}** ({c.measure}): {c.note}" for c in comparisons if c.note]
     if notes:
         lines += ["## Notes", "", *notes, ""]
+    findings = HERE / "FINDINGS.md"
+    if findings.exists():  # a person's reading of a run, kept when the table is rewritten
+        lines += [findings.read_text().rstrip(), ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     (HERE / "results.json").write_text(
         json.dumps(

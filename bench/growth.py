@@ -55,8 +55,8 @@ async def _batch(cluster: Cluster, queue: str, script: Path, concurrency: int, t
 
 
 async def scaling() -> list[Comparison]:
-    count = rounds(3, 1)
-    totals = {1: rounds(5, 3), 10: rounds(20, 10), 50: rounds(50, 50)}
+    count = rounds(2, 1)
+    totals = {1: rounds(4, 3), 10: rounds(20, 10), 50: rounds(50, 50)}
     cpus = os.cpu_count() or 1
     async with running_cluster() as cluster:
         cluster.start_worker("solo")
@@ -199,7 +199,13 @@ def _first_token_of_run(data: Path, script: Path) -> float:
         "STIGMER_BACKEND_ENDPOINT": "127.0.0.1:2",
         "LOG_LEVEL": "WARNING",
     }
-    command = [str(Path(sys.executable).parent / "agent-runner"), "run", "hello"]
+    command = [
+        str(Path(sys.executable).parent / "agent-runner"),
+        "run",
+        "--model",
+        f"scripted:{script}",
+        "hello",
+    ]
     start = now()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -218,7 +224,7 @@ def _first_token_of_run(data: Path, script: Path) -> float:
 
 
 async def startup() -> list[Comparison]:
-    count = rounds(8, 2)
+    count = rounds(6, 2)
     imports = Comparison(
         "start-up",
         "`import graphton` in a fresh interpreter",
@@ -242,7 +248,7 @@ async def startup() -> list[Comparison]:
         alternative="temporalio-deepagents worker (bench.peer_worker)",
     )
     async with running_cluster() as cluster:
-        for n in range(rounds(5, 1)):
+        for n in range(rounds(3, 1)):
             sides = ["ours", "peer"] if n % 2 == 0 else ["peer", "ours"]
             for side in sides:
                 if side == "ours":

@@ -50,7 +50,7 @@ async def _our_run(
 
 async def peer_steps() -> list[Comparison]:
     steps = 20 if quick() else 100
-    count = rounds(4, 1)
+    count = rounds(3, 1)
     async with running_cluster() as cluster:
         cluster.start_worker("ours")
         cluster.start_peer_worker("peer")
@@ -148,7 +148,7 @@ async def _resume_once(cluster: Cluster, side: str, steps: int, kill_at: int) ->
 
 async def peer_resume() -> list[Comparison]:
     steps = 100
-    count = rounds(3, 1)
+    count = rounds(2, 1)
     async with running_cluster() as cluster:
         time_to_done = Comparison(
             "vs temporalio-deepagents",

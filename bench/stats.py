@@ -150,3 +150,19 @@ def slope_interval(rounds: Sequence[Sequence[tuple[float, float]]], **options: i
         return slope([point for round_ in sample for point in round_])
 
     return bootstrap([list(r) for r in rounds], statistic, **options)
+
+
+def staleness_ms(changes: Sequence[float], pushes: Sequence[tuple[float, float]]) -> list[float]:
+    """How long each change waited to be delivered (ms): from the change (a time, s) to the
+    end of the first push (start, end) that started at or after it, whose snapshot, taken
+    as it started, carried the change."""
+    waits: list[float] = []
+    ordered = sorted(pushes)
+    index = 0
+    for changed in sorted(changes):
+        while index < len(ordered) and ordered[index][0] < changed:
+            index += 1
+        if index == len(ordered):
+            raise ValueError(f"the change at {changed} was never pushed")
+        waits.append((ordered[index][1] - changed) * 1000)
+    return waits

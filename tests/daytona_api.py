@@ -77,6 +77,8 @@ class Fault:
     """None: the connection is reset instead of answered."""
     message: str
     remaining: int
+    after: bool = False
+    """Reset the connection after the request was carried out, instead of before."""
 
 
 @dataclass
@@ -148,6 +150,8 @@ class FakeDaytona:
     requests: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     url: str = ""
+    shells: list[asyncio.subprocess.Process] = field(default_factory=list)
+    """Every session's shell, reaped when the server stops (a stop only kills them)."""
 
     # -- steering from tests ---------------------------------------------------------
 
@@ -163,9 +167,12 @@ class FakeDaytona:
         """The next `times` requests whose path matches `route` (a regex) answer `status`."""
         self.faults.append(Fault(re.compile(route), method, status, message, times))
 
-    def reset(self, route: str, *, times: int = 1, method: str | None = None) -> None:
-        """The next `times` requests whose path matches `route` lose their connection."""
-        self.faults.append(Fault(re.compile(route), method, None, "", times))
+    def reset(
+        self, route: str, *, times: int = 1, method: str | None = None, after: bool = False
+    ) -> None:
+        """The next `times` requests whose path matches `route` lose their connection,
+        before they are carried out, or `after` (the client cannot tell which)."""
+        self.faults.append(Fault(re.compile(route), method, None, "", times, after))
 
     def stop(self, sandbox_id: str) -> None:
         """Stop the sandbox as auto-stop does: its processes die with it."""
@@ -292,6 +299,8 @@ def build_app(cloud: FakeDaytona) -> web.Application:
                     continue
                 fault.remaining -= 1
                 if fault.status is None:
+                    if fault.after:
+                        await handler(request)
                     assert request.transport is not None
                     request.transport.abort()
                     return web.Response(status=500)  # never sent: the connection is gone
@@ -484,6 +493,7 @@ def build_app(cloud: FakeDaytona) -> web.Application:
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
+        cloud.shells.append(shell)
         sandbox.sessions[session_id] = FakeSession(id=session_id, shell=shell, folder=folder)
         return web.Response(status=201)
 
@@ -569,6 +579,7 @@ def build_app(cloud: FakeDaytona) -> web.Application:
         session = session_of(request, sandbox)
         _end_session(session)
         del sandbox.sessions[session.id]
+        await session.shell.wait()
         return web.Response(status=204)
 
     # -- the toolbox: files -------------------------------------------------------------------
@@ -743,4 +754,6 @@ async def start_fake_daytona(
 async def stop_fake_daytona(cloud: FakeDaytona, runner: web.AppRunner) -> None:
     for sandbox in cloud.sandboxes.values():
         _kill_everything(sandbox)
+    for shell in cloud.shells:
+        await shell.wait()
     await runner.cleanup()

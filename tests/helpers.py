@@ -13,7 +13,7 @@ def process_gone(pid: int) -> bool:
     status = Path(f"/proc/{pid}/status")
     try:
         text = status.read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # the process ended while we read
         return True
     return "\nState:\tZ" in text or "\nState:\tX" in text
 

@@ -127,6 +127,7 @@ class _ExecutionRun:
         metrics = self.deps.metrics
         metrics.executions_started.inc()
         started = time.monotonic()
+        self._task = asyncio.current_task()
         self.reporter.start()
         try:
             async with Heartbeater(self._progress, on_beat=metrics.heartbeats.inc):
@@ -229,6 +230,10 @@ class _ExecutionRun:
             f"attempt {self.attempt} no longer holds the conversation thread {self.thread_id} "
             "(a newer attempt took it over, or its lease ran out): it is no longer current"
         )
+        # Stop the agent too, so that it writes no more checkpoints into a thread that
+        # someone else now runs in, without waiting for Temporal to say so.
+        if self._task is not None:
+            self._task.cancel()
 
     def _merge_environment(self, resolved: ResolvedExecution) -> ExecutionEnvironment:
         environment = merge_environment(

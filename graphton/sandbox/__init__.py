@@ -7,7 +7,8 @@ package's import time, and users of the local sandbox never need it.
 from typing import TYPE_CHECKING
 
 from graphton.sandbox.factory import create_sandbox_backend
-from graphton.sandbox.local import FilesystemBackend
+from graphton.sandbox.local import FilesystemBackend, InvalidSandboxPath
+from graphton.sandbox.masking import BoundedFilter, StreamMasker
 from graphton.sandbox.result import TIMEOUT_EXIT_CODE, ExecutionResult
 
 if TYPE_CHECKING:
@@ -15,9 +16,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TIMEOUT_EXIT_CODE",
+    "BoundedFilter",
     "DaytonaBackend",
     "ExecutionResult",
     "FilesystemBackend",
+    "InvalidSandboxPath",
+    "StreamMasker",
     "create_sandbox_backend",
 ]
 

@@ -172,15 +172,17 @@ class _SpoolWriter:
 
     def _feed(self, data: bytes, *, final: bool) -> None:
         self._fed += len(data)
+        if self._masker is None:  # nothing to mask: the bytes as they are
+            if data and self._put(data):
+                self.kept = self._fed
+            return
         text = self._decoder.decode(data, final=final)
-        if self._masker is not None:
-            text = self._masker.feed(text) + (self._masker.flush() if final else "")
+        text = self._masker.feed(text) + (self._masker.flush() if final else "")
         out = text.encode("utf-8", errors="surrogateescape")
         if out and not self._put(out):
             return
         pending = len(self._decoder.getstate()[0])
-        if self._masker is not None:
-            pending += len(self._masker.pending.encode("utf-8", errors="surrogateescape"))
+        pending += len(self._masker.pending.encode("utf-8", errors="surrogateescape"))
         self.kept = self._fed - pending
 
     def _put(self, out: bytes) -> bool:

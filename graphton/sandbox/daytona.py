@@ -27,15 +27,13 @@ sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-import random
 import shlex
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from daytona import (
@@ -44,27 +42,38 @@ from daytona import (
     CreateSandboxFromSnapshotParams,
     DaytonaAuthenticationError,
     DaytonaConfig,
-    DaytonaConnectionError,
+    DaytonaConflictError,
     DaytonaError,
     DaytonaNotFoundError,
     DaytonaTimeoutError,
     FileDownloadRequest,
     FileUpload,
+    ListSandboxesQuery,
     SessionExecuteRequest,
 )
-from deepagents.backends.protocol import (
-    FileDownloadResponse,
-    FileOperationError,
-    FileUploadResponse,
-)
+from deepagents.backends.protocol import FileDownloadResponse, FileUploadResponse
 from deepagents.backends.sandbox import BaseSandbox
 
 from graphton.errors import SandboxError
+from graphton.sandbox.daytona_errors import (
+    RetryPolicy,
+    SandboxGone,
+    SandboxUnavailable,
+    download_error,
+    is_not_started,
+    is_transient,
+    never_reached,
+    retrying,
+    upload_error,
+)
+from graphton.sandbox.daytona_loops import LoopHome
 from graphton.sandbox.daytona_script import (
     ENV_NAME,
     FAILED_TO_RUN_EXIT_CODE,
     CommandFiles,
+    CommandOutput,
     command_script,
+    kill_script,
     read_output,
 )
 from graphton.sandbox.local import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_S, OUTPUT_FOLDER
@@ -81,22 +90,13 @@ COMMANDS_FOLDER = ".agent-runner/commands"
 """Under the root: one small file per command under way, holding its shell's pid."""
 DEFAULT_AUTO_STOP_MINUTES = 15
 DEFAULT_AUTO_ARCHIVE_MINUTES = 7 * 24 * 60
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+CREATION_LABEL = "agent-runner/creation"
+"""A label unique to one creation, by which a retry finds what an earlier attempt made."""
 
 Result = TypeVar("Result")
 Params = ParamSpec("Params")
 
 log = logging.getLogger(__name__)
-
-# Stops a process, kills its descendants (found while it cannot fork more), then it.
-_KILL_TREE = """kill_tree() {
-  kill -STOP "$1" 2>/dev/null || return 0
-  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kill_tree "$child"; done
-  kill -KILL "$1" 2>/dev/null
-}"""
-_KILL_FROM_FILE = (
-    '  if [ -f "$f" ]; then pid=$(cat "$f"); [ -n "$pid" ] && kill_tree "$pid"; fi\n  rm -f "$f"'
-)
 
 
 def _on_own_loop(
@@ -109,43 +109,9 @@ def _on_own_loop(
     async def on_own_loop(
         self: DaytonaBackend, /, *args: Params.args, **kwargs: Params.kwargs
     ) -> Result:
-        return await self._here(lambda: method(self, *args, **kwargs))
+        return await self._home.run(lambda: method(self, *args, **kwargs))
 
     return on_own_loop
-
-
-class SandboxGone(SandboxError):
-    """Daytona says the sandbox does not exist (deleted, or never there)."""
-
-
-class SandboxUnavailable(SandboxError):
-    """Daytona could not be reached or kept failing (429, 5xx, lost connections)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient API failures are retried: `attempts` in all, waits doubling from
-    `first_delay_s` up to `max_delay_s`, each with up to a quarter of jitter."""
-
-    attempts: int = 5
-    first_delay_s: float = 0.5
-    max_delay_s: float = 8.0
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether trying again later may succeed: a rate limit, a 5xx, a lost connection."""
-    if isinstance(error, DaytonaConnectionError):
-        return True
-    return getattr(error, "status_code", None) in TRANSIENT_STATUS
-
-
-def is_not_started(error: BaseException) -> bool:
-    """Whether a toolbox call failed because the sandbox is stopped (400) or archived (404)."""
-    message = str(error)
-    status = getattr(error, "status_code", None)
-    return (status == 400 and "Is the Sandbox started" in message) or (
-        status == 404 and "container not found" in message
-    )
 
 
 def _state(sandbox: AsyncSandbox) -> str:
@@ -171,6 +137,7 @@ class DaytonaBackend(BaseSandbox):
         auto_stop_minutes: int = DEFAULT_AUTO_STOP_MINUTES,
         auto_archive_minutes: int = DEFAULT_AUTO_ARCHIVE_MINUTES,
         retry: RetryPolicy | None = None,
+        start_timeout_s: float = START_TIMEOUT_S,
         client: AsyncDaytona | None = None,
     ) -> None:
         """`root_dir` is where commands run and skills go; None: the sandbox's own working
@@ -197,9 +164,11 @@ class DaytonaBackend(BaseSandbox):
         self._auto_stop_minutes = auto_stop_minutes
         self._auto_archive_minutes = auto_archive_minutes
         self._retry = retry or RetryPolicy()
+        self._start_timeout_s = start_timeout_s
         self._sandbox: AsyncSandbox | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._own_loop: asyncio.AbstractEventLoop | None = None
+        self._home = LoopHome(self._forget_client)
+        self._endings: set[asyncio.Future[None]] = set()
+        """Deletions of finished commands' sessions still under way."""
         self._running: set[str] = set()
         """The pid files of commands under way (each names the shell that runs one)."""
         self.created = False
@@ -230,7 +199,7 @@ class DaytonaBackend(BaseSandbox):
         """Attach to the sandbox (starting it when Daytona stopped it), or create it; idempotent."""
         if self._sandbox is not None:
             return self
-        self._loop = asyncio.get_running_loop()
+        self._home.claim()
         if self._client is None:
             self._client = AsyncDaytona(self._config)
         try:
@@ -263,18 +232,35 @@ class DaytonaBackend(BaseSandbox):
         return self
 
     async def _create(self) -> AsyncSandbox:
+        """Create the sandbox, retrying passing failures. Each creation carries a label of
+        its own, so that a retry first adopts a sandbox an attempt made before its answer
+        was lost, rather than leave it behind unknown."""
         assert self._client is not None
         client = self._client
+        token = {CREATION_LABEL: uuid.uuid4().hex}
         params = CreateSandboxFromSnapshotParams(
             snapshot=self._snapshot_id,
-            labels=self._labels,
+            labels={**self._labels, **token},
             auto_stop_interval=self._auto_stop_minutes,
             auto_archive_interval=self._auto_archive_minutes,
         )
+        attempts = 0
+
+        async def create_once() -> AsyncSandbox:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                async for earlier in client.list(ListSandboxesQuery(labels=token)):
+                    log.warning(
+                        "Daytona sandbox %s was created by an attempt whose "
+                        "answer was lost: using it",
+                        earlier.id,
+                    )
+                    return earlier
+            return await client.create(params, timeout=self._start_timeout_s)
+
         try:
-            sandbox = await self._retrying(
-                "creating a sandbox", lambda: client.create(params, timeout=START_TIMEOUT_S)
-            )
+            sandbox = await self._retrying("creating a sandbox", create_once)
         except DaytonaTimeoutError as err:
             if err.sandbox_id is None:
                 raise
@@ -292,7 +278,7 @@ class DaytonaBackend(BaseSandbox):
 
     async def _ensure_started(self, sandbox: AsyncSandbox) -> None:
         """Bring the sandbox to `started`, from whatever state Daytona left it in."""
-        state = _state(sandbox)
+        state, wait = _state(sandbox), self._start_timeout_s
         if state == "started":
             return
         if state in ("destroyed", "destroying"):
@@ -305,16 +291,16 @@ class DaytonaBackend(BaseSandbox):
                     "delete it so that the session gets a new one"
                 )
             log.warning("Daytona sandbox %s failed (%s): recovering it", sandbox.id, reason)
-            await self._retrying("recovering the sandbox", lambda: sandbox.recover(START_TIMEOUT_S))
+            await self._retrying("recovering the sandbox", lambda: sandbox.recover(wait))
             return
         if state == "stopping":
-            await sandbox.wait_for_sandbox_stop(timeout=START_TIMEOUT_S)
+            await sandbox.wait_for_sandbox_stop(timeout=self._start_timeout_s)
             state = _state(sandbox)
         if state in ("stopped", "archived", "archiving"):
             log.info("Daytona sandbox %s is %s: starting it", sandbox.id, state)
-            await self._retrying("starting the sandbox", lambda: sandbox.start(START_TIMEOUT_S))
+            await self._retrying("starting the sandbox", lambda: sandbox.start(wait))
             return
-        await sandbox.wait_for_sandbox_start(timeout=START_TIMEOUT_S)
+        await sandbox.wait_for_sandbox_start(timeout=self._start_timeout_s)
 
     async def _settle_root(self, sandbox: AsyncSandbox) -> None:
         """Learn the sandbox's working folder, or make the configured one exist (the
@@ -345,9 +331,17 @@ class DaytonaBackend(BaseSandbox):
     @_on_own_loop
     async def close(self) -> None:
         """Release the SDK client if this backend made it; the sandbox itself stays."""
+        if self._endings:
+            await asyncio.wait(set(self._endings), timeout=KILL_TIMEOUT_S)
         if self._owns_client and self._client is not None:
             await self._client.close()
             self._client = None
+
+    def close_blocking(self) -> None:
+        """`close()` for a synchronous caller, which also ends the backend's own loop."""
+        if self._home.loop is not None and self._home.loop.is_running():
+            self._home.block(self.close)
+        self._home.shut()
 
     @_on_own_loop
     async def delete_sandbox(self) -> bool:
@@ -358,7 +352,7 @@ class DaytonaBackend(BaseSandbox):
         """
         if self._client is None:
             self._client = AsyncDaytona(self._config)
-        self._loop = asyncio.get_running_loop()
+        self._home.claim()
         client, sandbox_id = self._client, self.id
         try:
             found = self._sandbox
@@ -385,25 +379,7 @@ class DaytonaBackend(BaseSandbox):
         *,
         retry_on: Callable[[BaseException], bool] = is_transient,
     ) -> Result:
-        """`call()`, tried again with backoff while it fails with an error `retry_on` accepts."""
-        delay = self._retry.first_delay_s
-        for attempt in range(1, self._retry.attempts + 1):
-            try:
-                return await call()
-            except DaytonaError as err:
-                if attempt == self._retry.attempts or not retry_on(err):
-                    raise
-                log.warning(
-                    "Daytona: %s failed (%s); attempt %s of %s in %.1fs",
-                    what,
-                    err,
-                    attempt + 1,
-                    self._retry.attempts,
-                    delay,
-                )
-                await asyncio.sleep(delay * (1 + random.random() / 4))
-                delay = min(delay * 2, self._retry.max_delay_s)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return await retrying(self._retry, what, call, retry_on=retry_on)
 
     async def _toolbox(
         self,
@@ -416,7 +392,7 @@ class DaytonaBackend(BaseSandbox):
         an unavailable proxy, which never ran it, when not `safe` to repeat), and once
         more after starting the sandbox when Daytona had stopped it."""
         sandbox = await self._ready()
-        retry_on = is_transient if safe else _never_reached
+        retry_on = is_transient if safe else never_reached
         try:
             return await self._retrying(what, lambda: call(sandbox), retry_on=retry_on)
         except DaytonaError as err:
@@ -426,6 +402,15 @@ class DaytonaBackend(BaseSandbox):
         await self._retrying("refreshing the sandbox", sandbox.refresh_data)
         await self._ensure_started(sandbox)
         return await self._retrying(what, lambda: call(sandbox), retry_on=retry_on)
+
+    def _forget_client(self) -> None:
+        """The loop that made the SDK client is gone, and the client with it."""
+        if not self._owns_client and self._client is not None:
+            raise SandboxError(
+                "the event loop that made this DaytonaBackend's shared SDK client is gone; "
+                "make the backend again on the loop that uses it"
+            )
+        self._client, self._sandbox = None, None
 
     # -- commands ------------------------------------------------------------------
 
@@ -465,7 +450,7 @@ class DaytonaBackend(BaseSandbox):
         except (DaytonaError, SandboxError) as err:
             return ExecutionResult(
                 exit_code=SANDBOX_ERROR_EXIT_CODE,
-                stderr=f"the Daytona sandbox could not run the command: {err}",
+                stderr=self._output_filter(f"the Daytona sandbox could not run the command: {err}"),
                 duration_s=time.monotonic() - started,
             )
 
@@ -476,9 +461,13 @@ class DaytonaBackend(BaseSandbox):
         script = command_script(
             command, root=self.root_dir, env=self._env, files=files, limit=self._max_output_bytes
         )
-        await self._toolbox(
-            "opening a session", lambda s: s.process.create_session(session_id), safe=False
-        )
+
+        async def open_session(sandbox: AsyncSandbox) -> None:
+            # A conflict: an earlier try of this call made it, and its answer was lost.
+            with contextlib.suppress(DaytonaConflictError):
+                await sandbox.process.create_session(session_id)
+
+        await self._toolbox("opening a session", open_session)
         try:
             request = SessionExecuteRequest(command=script, run_async=True)
             response = await self._toolbox(
@@ -486,51 +475,50 @@ class DaytonaBackend(BaseSandbox):
                 lambda s: s.process.execute_session_command(session_id, request),
                 safe=False,
             )
-            command_id = str(response.cmd_id)
             try:
-                exit_code, timed_out = await self._wait_for(session_id, command_id, files, limit)
+                output, timed_out = await self._wait_for(
+                    session_id, str(response.cmd_id), files, limit
+                )
             except asyncio.CancelledError:
                 await self._kill_commands({files.pid})
                 raise
+        finally:
+            # The daemon ends what is left of the session; nobody waits for that.
+            ending = asyncio.ensure_future(self._end_session(session_id))
+            self._endings.add(ending)
+            ending.add_done_callback(self._endings.discard)
+        return self._result(output, timed_out, files, limit, time.monotonic() - started)
+
+    async def _wait_for(
+        self, session_id: str, command_id: str, files: CommandFiles, limit: int
+    ) -> tuple[CommandOutput, bool]:
+        """Read the command's log until its script reports the end; past `limit` seconds,
+        kill the command and wait for the script's report. What it printed, and whether
+        it timed out."""
+        deadline = time.monotonic() + limit if limit else None
+        given_up_at: float | None = None
+        pause = 0.02
+        while True:
             logs = await self._toolbox(
                 "reading the command's output",
                 lambda s: s.process.get_session_command_logs(session_id, command_id),
             )
-        finally:
-            await self._end_session(session_id)
-        return self._result(
-            logs, exit_code, timed_out, files, limit, duration_s=time.monotonic() - started
-        )
-
-    async def _wait_for(
-        self, session_id: str, command_id: str, files: CommandFiles, limit: int
-    ) -> tuple[int | None, bool]:
-        """Poll the command until it ends; past `limit` seconds, kill it and wait for the
-        script to report. Its exit code (None if it never came), and whether it timed out."""
-        deadline = time.monotonic() + limit if limit else None
-        given_up_at: float | None = None
-        pause = 0.05
-        while True:
-            status = await self._toolbox(
-                "checking on the command",
-                lambda s: s.process.get_session_command(session_id, command_id),
-            )
-            if status.exit_code is not None:
-                return int(status.exit_code), given_up_at is not None
+            output = read_output(logs.stdout or "", logs.stderr or "", files.marker)
+            if output.complete:
+                return output, given_up_at is not None
             now = time.monotonic()
             if deadline is not None and given_up_at is None and now >= deadline:
                 await self._kill_commands({files.pid})
                 given_up_at = now
             if given_up_at is not None and now - given_up_at > KILL_TIMEOUT_S:
-                return None, True
+                return output, True
             wait = pause if deadline is None or given_up_at else min(pause, deadline - now)
             await asyncio.sleep(max(wait, 0.01))
             pause = min(pause * 1.5, POLL_MAX_S)
 
     def _result(
         self,
-        logs: Any,
-        exit_code: int | None,
+        output: CommandOutput,
         timed_out: bool,
         files: CommandFiles,
         limit: int,
@@ -538,7 +526,6 @@ class DaytonaBackend(BaseSandbox):
     ) -> ExecutionResult:
         """What the command printed (as it printed it), its exit code, and notes: where
         the whole of a long output is kept, that it timed out or never reported."""
-        output = read_output(logs.stdout or "", logs.stderr or "", files.marker)
         notes = [
             f"[{size - self._max_output_bytes} more bytes of {stream} not shown: "
             f"the whole {stream} is kept in {path}]"
@@ -548,6 +535,7 @@ class DaytonaBackend(BaseSandbox):
             )
             if size is not None and size > self._max_output_bytes
         ]
+        exit_code = output.exit_code
         if timed_out:
             notes.append(f"[killed after {limit}s: the command timed out]")
             exit_code = TIMEOUT_EXIT_CODE
@@ -581,7 +569,7 @@ class DaytonaBackend(BaseSandbox):
             )
 
     def execute(self, command: str, *, timeout: int | None = None) -> ExecutionResult:
-        return self._blocking(lambda: self.aexecute(command, timeout=timeout))
+        return self._home.block(lambda: self.aexecute(command, timeout=timeout))
 
     # -- files -----------------------------------------------------------------------
 
@@ -602,7 +590,7 @@ class DaytonaBackend(BaseSandbox):
                 results.update({i: FileUploadResponse(path=path) for i, path, _ in wanted})
             except (DaytonaError, SandboxError) as err:
                 if getattr(err, "status_code", None) != 400 or len(wanted) == 1:
-                    error = _upload_error(err)
+                    error = upload_error(err)
                     results.update(
                         {i: FileUploadResponse(path=p, error=error) for i, p, _ in wanted}
                     )
@@ -619,11 +607,11 @@ class DaytonaBackend(BaseSandbox):
         try:
             await self._upload([(path, data)])
         except (DaytonaError, SandboxError) as err:
-            return FileUploadResponse(path=path, error=_upload_error(err))
+            return FileUploadResponse(path=path, error=upload_error(err))
         return FileUploadResponse(path=path)
 
     def upload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
-        return self._blocking(lambda: self.aupload_files(files))
+        return self._home.block(lambda: self.aupload_files(files))
 
     @_on_own_loop
     async def adownload_files(self, paths: list[str]) -> list[FileDownloadResponse]:
@@ -646,14 +634,14 @@ class DaytonaBackend(BaseSandbox):
                 ]
             for path, result in zip(wanted, results, strict=True):
                 if result.error:
-                    found[path] = FileDownloadResponse(path=path, error=_download_error(result))
+                    found[path] = FileDownloadResponse(path=path, error=download_error(result))
                 else:
                     content = result.result if isinstance(result.result, bytes) else b""
                     found[path] = FileDownloadResponse(path=path, content=content)
         return [found.get(p) or FileDownloadResponse(path=p, error="invalid_path") for p in paths]
 
     def download_files(self, paths: list[str]) -> list[FileDownloadResponse]:
-        return self._blocking(lambda: self.adownload_files(paths))
+        return self._home.block(lambda: self.adownload_files(paths))
 
     async def make_executable(self, paths: list[str]) -> None:
         quoted = " ".join(shlex.quote(p) for p in paths)
@@ -670,7 +658,7 @@ class DaytonaBackend(BaseSandbox):
         return len(running)
 
     def kill_all(self) -> int:
-        return self._blocking(self.akill_all)
+        return self._home.block(self.akill_all)
 
     async def _kill_commands(self, pid_files: set[str]) -> None:
         """One request that kills the commands whose pids are in `pid_files`, each with
@@ -678,101 +666,15 @@ class DaytonaBackend(BaseSandbox):
         if not pid_files or self._sandbox is None:
             return
         self._running.difference_update(pid_files)
-        files = " ".join(shlex.quote(f) for f in sorted(pid_files))
-        script = f"{_KILL_TREE}\nfor f in {files}; do\n{_KILL_FROM_FILE}\ndone\ntrue"
+        script = kill_script(sorted(pid_files))
         sandbox = self._sandbox
         try:
             async with asyncio.timeout(KILL_TIMEOUT_S):
-                await sandbox.process.exec(f"sh -c {shlex.quote(script)}", cwd="/", timeout=None)
+                await sandbox.process.exec(script, cwd="/", timeout=None)
         except (DaytonaError, TimeoutError) as err:
             log.warning("could not stop commands in Daytona sandbox %s: %s", self.id, err)
-
-    # -- loops ---------------------------------------------------------------------------
-
-    async def _here(self, work: Callable[[], Awaitable[Result]]) -> Result:
-        """`work()` on the loop that owns the SDK client: this one, or the owner's in
-        another thread. When the owner loop is gone, so is the client it made, and this
-        loop becomes the owner."""
-        current = asyncio.get_running_loop()
-        loop = self._loop
-        if loop is None or loop is current:
-            return await work()
-        if loop.is_running():
-            owned: Coroutine[Any, Any, Result] = _awaiting(work)
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(owned, loop))
-        self._adopt(current)
-        return await work()
-
-    def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
-        if not self._owns_client and self._client is not None:
-            raise SandboxError(
-                "the event loop that made this DaytonaBackend's shared SDK client is gone; "
-                "make the backend again on the loop that uses it"
-            )
-        self._client, self._sandbox, self._loop = None, None, loop
-
-    # -- the blocking twins ------------------------------------------------------------
-
-    def _blocking(self, work: Callable[[], Coroutine[Any, Any, Result]]) -> Result:
-        """Run `work()` on the loop that owns the SDK client, from another thread; in a
-        plain synchronous program, on a loop of this backend's own, kept for every call."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            # No loop owns the client yet, or its owner is gone (and the client with it).
-            loop = self._private_loop()
-            self._adopt(loop)
-        if running is loop:
-            raise SandboxError(
-                "a blocking DaytonaBackend method was called on its own event loop; "
-                "use the async method (aexecute, aupload_files, ...) instead"
-            )
-        return asyncio.run_coroutine_threadsafe(work(), loop).result()
-
-    def _private_loop(self) -> asyncio.AbstractEventLoop:
-        if self._own_loop is None or self._own_loop.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="daytona-backend", daemon=True).start()
-            self._own_loop = loop
-        return self._own_loop
-
-
-async def _awaiting(work: Callable[[], Awaitable[Result]]) -> Result:
-    return await work()
-
-
-def _never_reached(error: BaseException) -> bool:
-    """Whether a failed call surely never reached the sandbox, so repeating it is safe."""
-    return getattr(error, "status_code", None) in (429, 503)
 
 
 def _invalid_path(path: str) -> bool:
     """Sandbox paths are absolute; a relative one would land wherever the daemon runs."""
     return not path.startswith("/")
-
-
-def _upload_error(error: BaseException) -> FileOperationError | str:
-    message = str(error).lower()
-    if "permission denied" in message:
-        return "permission_denied"
-    if "is a directory" in message:
-        return "is_directory"
-    if "not a directory" in message:
-        return "invalid_path"
-    return f"upload failed: {error}"
-
-
-def _download_error(result: Any) -> FileOperationError | str:
-    details = getattr(result, "error_details", None)
-    code = getattr(details, "code", None)
-    message = str(result.error)
-    if code == "FILE_NOT_FOUND" or (code is None and "not found" in message.lower()):
-        return "file_not_found"
-    if code == "FILE_ACCESS_DENIED":
-        return "permission_denied"
-    if code == "INVALID_FILE_PATH":
-        return "is_directory" if "directory" in message else "invalid_path"
-    return message

@@ -41,7 +41,7 @@ class CommandFiles:
     stdout: str
     stderr: str
     marker: str
-    """Ends both streams: `marker <stdout size> <stderr size>` on its own line."""
+    """Ends both streams, the stdout one as `marker <stdout size> <stderr size> <exit code>`."""
 
 
 def command_script(
@@ -61,22 +61,24 @@ def command_script(
     )
     failed = FAILED_TO_RUN_EXIT_CODE
     # The script's own stdout and stderr are 3 and 4; the shell's words (such as
-    # "Killed" for a command killed on timeout) go nowhere.
+    # "Killed" for a command killed on timeout) go nowhere. `finish` ends both streams
+    # with the marker, which is how the runner knows the command is over.
     inner = (
         "exec 3>&1 4>&2 >/dev/null 2>&1\n"
-        f"cd {shlex.quote(root)} || {{ echo {missing} >&4; exit {failed}; }}\n"
-        f"mkdir -p {folder} {outputs} || exit {failed}\n"
+        f"finish() {{ printf '\\n%s %s %s %s\\n' {files.marker} $1 $2 $3 >&3; "
+        f"printf '\\n%s\\n' {files.marker} >&4; exit $3; }}\n"
+        f"cd {shlex.quote(root)} || {{ echo {missing} >&4; finish 0 0 {failed}; }}\n"
+        f"mkdir -p {folder} {outputs} || finish 0 0 {failed}\n"
         f"{exports}"
         f"sh -c {shlex.quote(command)} < /dev/null > {q['stdout']} 2> {q['stderr']} &\n"
         f"echo $! > {q['pid']}\n"
         "wait $!; code=$?\n"
         f"rm -f {q['pid']}\n"
         f"out=$(wc -c < {q['stdout']}); err=$(wc -c < {q['stderr']})\n"
-        f"head -c {limit} {q['stdout']} >&3; printf '\\n%s %s %s\\n' {files.marker} $out $err >&3\n"
-        f"head -c {limit} {q['stderr']} >&4; printf '\\n%s\\n' {files.marker} >&4\n"
+        f"head -c {limit} {q['stdout']} >&3; head -c {limit} {q['stderr']} >&4\n"
         f'if [ "$out" -le {limit} ] && [ "$err" -le {limit} ]; '
         f"then rm -f {q['stdout']} {q['stderr']}; fi\n"
-        "exit $code\n"
+        "finish $out $err $code\n"
     )
     return f"sh -c {shlex.quote(inner)}"
 
@@ -86,21 +88,50 @@ class CommandOutput:
     stdout: str
     stderr: str
     stdout_size: int | None
-    """The stream's full size in bytes; None when the marker never came (the script was cut)."""
+    """The stream's full size in bytes; None until the script reported it."""
     stderr_size: int | None
+    exit_code: int | None
+    """The command's exit status; None until the script reported it."""
+    complete: bool
+    """Both streams ended with the marker: the command is over and all of it was read."""
 
 
 def read_output(stdout: str, stderr: str, marker: str) -> CommandOutput:
-    """Split what the daemon logged into the command's own output and the marker's sizes."""
-    out_text, out_size, err_size = stdout, None, None
+    """Split what the daemon logged (so far) into the command's own output and the report
+    the script ends with."""
+    out_text = stdout
+    numbers: list[int | None] = [None, None, None]
     at = stdout.rfind(f"\n{marker} ")
     if at >= 0:
         out_text = stdout[:at]
-        sizes = stdout[at + len(marker) + 2 :].split()
-        if len(sizes) >= 2 and sizes[0].isdigit() and sizes[1].isdigit():
-            out_size, err_size = int(sizes[0]), int(sizes[1])
-    err_text = stderr
+        words = stdout[at + len(marker) + 2 :].split()
+        if len(words) >= 3 and all(w.lstrip("-").isdigit() for w in words[:3]):
+            numbers = [int(w) for w in words[:3]]
+    err_text, ended = stderr, False
     at = stderr.rfind(f"\n{marker}\n")
     if at >= 0:
-        err_text = stderr[:at]
-    return CommandOutput(out_text, err_text, out_size, err_size)
+        err_text, ended = stderr[:at], True
+    out_size, err_size, exit_code = numbers
+    return CommandOutput(
+        out_text, err_text, out_size, err_size, exit_code, ended and exit_code is not None
+    )
+
+
+# Stops a process, kills its descendants (found while it cannot fork more), then it.
+_KILL_TREE = """kill_tree() {
+  kill -STOP "$1" 2>/dev/null || return 0
+  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kill_tree "$child"; done
+  kill -KILL "$1" 2>/dev/null
+}"""
+
+
+def kill_script(pid_files: list[str]) -> str:
+    """A command that kills, with everything it started, each process whose pid is in one
+    of `pid_files`, and removes the files."""
+    files = " ".join(shlex.quote(f) for f in pid_files)
+    body = (
+        f"{_KILL_TREE}\nfor f in {files}; do\n"
+        '  if [ -f "$f" ]; then pid=$(cat "$f"); [ -n "$pid" ] && kill_tree "$pid"; fi\n'
+        '  rm -f "$f"\ndone\ntrue'
+    )
+    return f"sh -c {shlex.quote(body)}"

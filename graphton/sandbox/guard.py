@@ -28,6 +28,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -80,34 +81,50 @@ class CommandGuard:
     def __init__(self, root: Path, tag: str) -> None:
         self.tag = tag
         self._records = root / RECORDS_FOLDER
+        self._lock = threading.Lock()  # the blocking `execute` runs commands from threads
         self._pipe: int | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
+        self._warned: set[str] = set()
 
     def started(self, group: int) -> None:
-        """A command's process group now runs: make sure the watchdog runs, and record it."""
-        if self._watchdog is None or self._watchdog.poll() is not None:
-            self._start_watchdog()
-        self._records.mkdir(parents=True, exist_ok=True)
+        """A command's process group now runs: make sure the watchdog runs, and record it.
+
+        Neither failing stops the command: it is still killed on timeout, on
+        cancellation and by `close`; the failure is logged once.
+        """
+        with self._lock:
+            if self._watchdog is None or self._watchdog.poll() is not None:
+                try:
+                    self._start_watchdog()
+                except OSError as err:
+                    self._warn_once("watchdog", f"its commands' watchdog could not start: {err}")
         record = {"group": group, "tag": self.tag, "owner": _identity(os.getpid())}
-        (self._records / f"{group}.json").write_text(json.dumps(record))
+        try:
+            self._records.mkdir(parents=True, exist_ok=True)
+            (self._records / f"{group}.json").write_text(json.dumps(record))
+        except OSError as err:
+            self._warn_once("record", f"running commands cannot be recorded: {err}")
 
     def ended(self, group: int) -> None:
         """Nothing of the group runs any more."""
-        (self._records / f"{group}.json").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            (self._records / f"{group}.json").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Kill whatever the backend's commands left running; return when it is gone."""
-        if self._pipe is not None:
-            os.close(self._pipe)
-            self._pipe = None
-        if self._watchdog is not None:
+        with self._lock:
+            pipe, self._pipe = self._pipe, None
+            watchdog, self._watchdog = self._watchdog, None
+        if pipe is not None:
+            os.close(pipe)
+        if watchdog is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._watchdog.wait(timeout=REAP_WAIT_S)
-            self._watchdog = None
+                watchdog.wait(timeout=REAP_WAIT_S)
 
     def _start_watchdog(self) -> None:
         if self._pipe is not None:
             os.close(self._pipe)
+            self._pipe = None
         read_end, write_end = os.pipe()  # neither is inherited by other children
         try:
             self._watchdog = subprocess.Popen(
@@ -117,9 +134,17 @@ class CommandGuard:
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,  # a kill of this process's group spares it
             )
+        except OSError:
+            os.close(write_end)
+            raise
         finally:
             os.close(read_end)
         self._pipe = write_end
+
+    def _warn_once(self, what: str, message: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            log.warning("sandbox %s: %s", self._records.parent.parent, message)
 
 
 def reap_leftovers(root: Path) -> int:

@@ -30,7 +30,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -89,9 +89,10 @@ class InvalidSandboxPath(SandboxPathError):
 class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
     """deepagents' file tools over `root_dir` (virtual paths) plus `execute` in that folder.
 
-    `env` is added to every command's environment. `output_filter` is applied to
-    every command's output before anyone sees it, the spooled copy on disk
-    included (the runner masks secret values with it; see
+    Commands inherit this process's environment less the names in `withheld_env`
+    (the runner withholds its own credentials), and `env` is added to it.
+    `output_filter` is applied to every command's output before anyone sees it,
+    the spooled copy on disk included (the runner masks secret values with it; see
     `graphton.sandbox.masking` for how it stays safe on a stream). Output past
     `max_output_bytes` per stream is kept in `/.agent-runner/outputs/` (unless
     `keep_full_output=False`), at most `spool_stream_bytes` per stream and
@@ -113,6 +114,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         keep_full_output: bool = True,
         spool_stream_bytes: int = DEFAULT_SPOOL_STREAM_BYTES,
         spool_total_bytes: int = DEFAULT_SPOOL_TOTAL_BYTES,
+        withheld_env: Collection[str] = (),
     ) -> None:
         root = Path(root_dir).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
@@ -120,6 +122,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         reap_leftovers(root)
         tag = uuid.uuid4().hex
         self._extra_env = {"PYTHONUNBUFFERED": "1", **(env or {}), TAG_VARIABLE: tag}
+        self._withheld_env = frozenset(withheld_env)
         self._timeout = timeout
         self._max_output_bytes = max_output_bytes
         self._output_filter = output_filter
@@ -128,6 +131,11 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         self._spool_budget = SpoolBudget(spool_total_bytes)
         self._guard = CommandGuard(root, tag)
         self._process_groups: set[int] = set()
+
+    def _command_env(self) -> dict[str, str]:
+        """This process's environment as it is now, less the withheld names, plus `env`."""
+        inherited = {k: v for k, v in os.environ.items() if k not in self._withheld_env}
+        return {**inherited, **self._extra_env}
 
     @property
     def id(self) -> str:
@@ -175,7 +183,10 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
     def _resolve_path(self, key: str) -> Path:
         """Map a virtual path (`/notes.md`) to a file under the root, or refuse it."""
         key = self._virtual(key)
-        full = (self.cwd / key.lstrip("/")).resolve()
+        try:
+            full = (self.cwd / key.lstrip("/")).resolve()
+        except (OSError, RuntimeError) as err:  # RuntimeError: a symbolic link loop
+            raise InvalidSandboxPath(f"{key!r} cannot be resolved: {err}") from None
         if not full.is_relative_to(self.cwd):
             raise SandboxPathError(
                 f"{key!r} leads outside the sandbox through a symbolic link; "
@@ -296,16 +307,37 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             _check_pattern("glob", glob or "")
         except SandboxPathError as err:
             return GrepResult(error=str(err), matches=None)
-        result = super().grep(pattern, path, glob, max_count=max_count, context_lines=context_lines)
+        # deepagents' search without ripgrep searches a file's whole folder: a search of
+        # one file keeps that file's matches only (and counts them itself).
+        only = self._single_file(path)
+        result = super().grep(
+            pattern,
+            path,
+            glob,
+            max_count=None if only else max_count,
+            context_lines=context_lines,
+        )
         if result.matches is None:
             return result
         host = self._host_form(path)
         matches: list[GrepMatch] = [
             {**match, "path": self._answer_path(match["path"], host)}
             for match in result.matches
-            if self._shows(match["path"], path)
+            if self._shows(match["path"], path) and only in (None, match["path"])
         ]
-        return GrepResult(error=result.error, matches=matches, truncated=result.truncated)
+        truncated = result.truncated
+        if only and max_count is not None and len(matches) > max_count:
+            matches, truncated = matches[:max_count], True
+        return GrepResult(error=result.error, matches=matches, truncated=truncated)
+
+    def _single_file(self, path: str | None) -> str | None:
+        """The virtual path of the file a search names, when it names a file (deepagents'
+        fallback search, without ripgrep, would search the file's whole folder)."""
+        try:
+            resolved = self._resolve_path(path or "/")
+        except SandboxPathError:
+            return None
+        return "/" + resolved.relative_to(self.cwd).as_posix() if resolved.is_file() else None
 
     async def agrep(
         self,
@@ -404,17 +436,29 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 exit_code=1, stderr="Error: the command is empty; give a shell command to run."
             )
         loop = asyncio.get_running_loop()
-        try:
-            transport, capture = await loop.subprocess_shell(
+        # Shielded: a cancellation that arrives while the command starts (the
+        # shell already runs) must still find its process group to kill.
+        starting = asyncio.ensure_future(
+            loop.subprocess_shell(
                 lambda: _CaptureProtocol(loop, self._streams()),
                 command,
                 cwd=self.cwd,
-                env={**os.environ, **self._extra_env},  # the process's as it is now
+                env=self._command_env(),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
             )
+        )
+        cancelled = False
+        try:
+            transport, capture = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            cancelled = True
+            try:
+                transport, capture = await starting
+            except (OSError, ValueError):
+                raise asyncio.CancelledError from None
         except (OSError, ValueError) as err:  # ValueError: a NUL byte or a lone surrogate
             return ExecutionResult(
                 exit_code=126,
@@ -424,6 +468,12 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         group = transport.get_pid()
         self._process_groups.add(group)
         self._guard.started(group)
+        if cancelled:
+            _kill_group(group)
+            await asyncio.shield(capture.exited)
+            transport.close()
+            capture.close()
+            raise asyncio.CancelledError
         timed_out = False
         try:
             # Shielded: a timeout or cancellation must not cancel the futures themselves.

@@ -69,6 +69,9 @@ class StreamMasker:
             self._pending = text
             return ""
         whole = self._filter(text)
+        if whole == text:  # nothing to mask anywhere (the usual case), so not in a prefix either
+            self._pending = text[cut:]
+            return text[:cut]
         while cut > 0:
             head = self._filter(text[:cut])
             if whole.startswith(head):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -119,3 +120,17 @@ async def test_kill_all_ends_children_that_left_the_process_group_too(tmp_path: 
     assert not process_gone(escaped)
     backend.kill_all()
     wait_until(lambda: process_gone(escaped), what="kill_all to end the escaped sleep")
+
+
+async def test_a_command_runs_when_it_cannot_be_recorded_and_that_is_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / ".agent-runner").mkdir()
+    (tmp_path / ".agent-runner" / "commands").write_text("not a folder")
+    backend = FilesystemBackend(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        first = await backend.aexecute("echo one")
+        second = await backend.aexecute("echo two")
+    assert (first.stdout, second.stdout) == ("one\n", "two\n")
+    warnings = [r.getMessage() for r in caplog.records if "cannot be recorded" in r.getMessage()]
+    assert len(warnings) == 1

@@ -16,7 +16,7 @@ from daytona import AsyncDaytona, DaytonaConfig
 import graphton
 from agent_runner import wire
 from agent_runner.skills import ResolvedSkill, SkillWriter
-from graphton.sandbox.daytona import RetryPolicy, SandboxGone, SandboxUnavailable
+from graphton.sandbox.daytona_errors import RetryPolicy, SandboxGone, SandboxUnavailable
 from tests.conftest import REPO_ROOT
 from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 from tests.helpers import async_wait_until, process_gone
@@ -240,14 +240,24 @@ async def test_create_and_upload_are_retried_through_passing_failures(
     await backend.close()
 
 
-async def test_a_create_that_outlasts_its_wait_is_kept_and_waited_on(
-    daytona_cloud: FakeDaytona, monkeypatch: pytest.MonkeyPatch
+async def test_a_create_whose_answer_is_lost_is_not_made_twice(
+    daytona_cloud: FakeDaytona,
 ) -> None:
-    import graphton.sandbox.daytona as module
-
-    monkeypatch.setattr(module, "START_TIMEOUT_S", 1.0)
-    daytona_cloud.create_polls = 10**9  # a snapshot that is still being pulled
+    daytona_cloud.reset("^/sandbox$", method="POST", after=True)
     backend = graphton.DaytonaBackend(api_key=API_KEY, api_url=daytona_cloud.url, retry=QUICK)
+    await backend.start()
+    [only] = daytona_cloud.live()
+    assert backend.id == only.id and backend.created
+    await backend.close()
+
+
+async def test_a_create_that_outlasts_its_wait_is_kept_and_waited_on(
+    daytona_cloud: FakeDaytona,
+) -> None:
+    daytona_cloud.create_polls = 10**9  # a snapshot that is still being pulled
+    backend = graphton.DaytonaBackend(
+        api_key=API_KEY, api_url=daytona_cloud.url, retry=QUICK, start_timeout_s=1.0
+    )
     started = asyncio.create_task(backend.start())
     await async_wait_until(
         lambda: len(daytona_cloud.sandboxes) == 1, within=30, what="the sandbox to be created"
@@ -259,6 +269,19 @@ async def test_a_create_that_outlasts_its_wait_is_kept_and_waited_on(
     fake.pending_gets = 0
     assert (await backend.aexecute("echo up")).stdout == "up\n"
     assert len(daytona_cloud.sandboxes) == 1
+    await backend.close()
+
+
+async def test_commands_go_through_passing_failures_of_their_calls(
+    daytona_cloud: FakeDaytona,
+) -> None:
+    backend = graphton.DaytonaBackend(api_key=API_KEY, api_url=daytona_cloud.url, retry=QUICK)
+    await backend.start()
+    daytona_cloud.reset("/process/session$", method="POST", after=True)  # made, answer lost
+    daytona_cloud.fail("/process/session/[^/]+/exec$", 429, "Too many requests")
+    daytona_cloud.fail("/logs$", 502, "bad gateway")
+    result = await backend.aexecute("echo through")
+    assert (result.exit_code, result.stdout) == (0, "through\n")
     await backend.close()
 
 
@@ -496,6 +519,7 @@ async def test_blocking_methods_work_any_number_of_times_from_a_plain_program(
         print(sandbox.upload_files([(root + "/f.txt", b"up")])[0].error)
         print(sandbox.download_files([root + "/f.txt"])[0].content)
         print(sandbox.kill_all())
+        sandbox.close_blocking()
         """
     )
     done = await asyncio.to_thread(
@@ -508,6 +532,7 @@ async def test_blocking_methods_work_any_number_of_times_from_a_plain_program(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "call 0\ncall 1\ncall 2\nNone\nb'up'\n0\n"
+    assert "Unclosed" not in done.stderr
 
 
 # -- with the runner's pieces ----------------------------------------------------------

@@ -72,6 +72,7 @@ class TestDaytonaStandard(SandboxIntegrationTests):
         assert backend.execute("true").exit_code == 0  # creates and starts the sandbox
         cls.root = str(Path(backend.root_dir) / "standard")
         yield backend
+        backend.close_blocking()
 
     @property
     def sandbox_root_dir(self) -> str:

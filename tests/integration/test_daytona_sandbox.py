@@ -19,7 +19,7 @@ from agent_runner.backend import BackendUnavailable
 from agent_runner.config import Config
 from agent_runner.local.temporal_server import TemporalDevServer
 from agent_runner.sandboxes import SESSION_LABEL, SandboxManager
-from graphton.sandbox.daytona import RetryPolicy as DaytonaRetry
+from graphton.sandbox.daytona_errors import RetryPolicy as DaytonaRetry
 from tests.daytona_api import DAYTONA_TEST_KEY, FakeDaytona
 from tests.helpers import async_wait_until, process_gone
 from tests.integration.conftest import Stack, running_stack

@@ -70,7 +70,9 @@ async def test_a_dropped_subscription_reconnects_and_resumes_from_the_current_st
         resources_dir=tmp_path,
         skills_dir=None,
     )
-    following = asyncio.create_task(_follow(stack.backend, execution, request, Console(quiet=True)))
+    following = asyncio.create_task(
+        _follow(stack.backend, execution, "demo", request, Console(quiet=True))
+    )
     await stack.start(execution)
     await async_wait_until((stack.workspace / "started").exists, within=60, what="the command")
     await stack.daemon.stop()  # every subscription drops

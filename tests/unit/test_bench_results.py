@@ -57,3 +57,9 @@ def test_rows_survive_a_round_trip_through_results_json() -> None:
     back = Comparison.from_json(json.loads(json.dumps(row.to_json())))
     assert back == row
     assert back.verdict() == row.verdict() == "not met"
+
+
+def test_rows_of_cases_that_no_longer_exist_are_dropped() -> None:
+    previous = [_row("", "from an older results.json"), _row("gone", "g1"), _row("a", "a1")]
+    rows = merged(previous, [_row("b", "b1")], ["a", "b"])
+    assert [r.measure for r in rows] == ["a1", "b1"]

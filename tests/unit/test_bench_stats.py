@@ -18,6 +18,7 @@ from bench.stats import (
     pooled_percentile,
     slope,
     slope_interval,
+    staleness_ms,
 )
 
 
@@ -138,3 +139,13 @@ def test_the_slope_of_a_line_is_its_slope_whatever_each_rounds_offset() -> None:
     assert interval.high == pytest.approx(3.0)
     with pytest.raises(ValueError):
         slope([(1.0, 2.0), (1.0, 3.0)])
+
+
+def test_a_change_waits_until_the_end_of_the_first_push_that_started_after_it() -> None:
+    pushes = [(0.25, 0.30), (0.15, 0.20)]  # (start, end), in any order
+    changes = [0.0, 0.1, 0.15, 0.2]
+    # 0.0 and 0.1 ride the push starting at 0.15 (ends 0.20); 0.15 too (its snapshot
+    # is taken as it starts); 0.2 waits for the push starting at 0.25 (ends 0.30).
+    assert staleness_ms(changes, pushes) == pytest.approx([200.0, 100.0, 50.0, 100.0])
+    with pytest.raises(ValueError, match="never pushed"):
+        staleness_ms([0.4], pushes)

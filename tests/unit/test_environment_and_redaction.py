@@ -71,3 +71,18 @@ def test_log_filter_masks_registered_secrets_in_messages_and_tracebacks(
     assert "password is ***" in caplog.text
     assert "failed with ***" in caplog.text
     assert caplog.text.count("hunter2") == 1  # only the line logged after unregistering
+
+
+def test_a_redactor_bounds_what_a_stream_masker_holds_back() -> None:
+    """The sandbox's spool masks through the execution's Redactor: it holds back at most
+    the longest secret's length at a chunk boundary, not graphton's cautious default."""
+    from graphton.sandbox import StreamMasker
+
+    redactor = Redactor(["s3cr3t-value", "short"])
+    assert redactor.max_match_length == len("s3cr3t-value")
+    masker = StreamMasker(redactor)
+    first = masker.feed("x" * 100 + "s3cr3t")
+    assert first == "x" * (100 + len("s3cr3t") - (len("s3cr3t-value") - 1))
+    assert len(masker.pending) <= len("s3cr3t-value") - 1
+    assert first + masker.feed("-value and short") + masker.flush() == "x" * 100 + "*** and ***"
+    assert Redactor().max_match_length == 0

@@ -73,3 +73,8 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         "module 'graphton' has no attribute 'NoSuchThing'",
         "module 'graphton.sandbox' has no attribute 'NoSuchThing'",
     ]
+
+
+def test_a_local_worker_does_not_import_the_daytona_sdk() -> None:
+    """The worker's own modules (sandbox manager, activities) leave the SDK to Daytona mode."""
+    assert _run("import sys, agent_runner.worker\nprint('daytona' in sys.modules)") == "False"
