@@ -12,8 +12,10 @@ import contextlib
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
-from temporalio.service import RPCError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from agent_runner import wire
 from agent_runner.config import Config
@@ -95,16 +97,22 @@ async def _cancel_running(stack: LocalStack, signals: asyncio.Queue[int]) -> Non
         "press Ctrl-C again to stop at once"
     )
     client = await connect_temporal(stack.config)
-    for execution_id in running:
+    handles = [client.get_workflow_handle(workflow_id(execution_id)) for execution_id in running]
+    for handle in handles:
         # RPCError: the workflow already ended, so there is nothing to cancel.
         with contextlib.suppress(RPCError):
-            await client.get_workflow_handle(workflow_id(execution_id)).cancel()
+            await handle.cancel()
     deadline = time.monotonic() + grace
     second = asyncio.create_task(signals.get())
     try:
         while time.monotonic() < deadline and not second.done():
             ended = [store.get_execution(execution_id) for execution_id in running]
-            if all(e is None or e.status.phase not in RUNNING_PHASES for e in ended):
+            # The daemon hears CANCELLED from the activity before its workflow
+            # has recorded the end; stopping the worker in between would leave
+            # the workflow RUNNING in Temporal, so both must have ended.
+            if all(
+                e is None or e.status.phase not in RUNNING_PHASES for e in ended
+            ) and await _all_closed(handles):
                 say("every execution is cancelled")
                 return
             await asyncio.wait({second}, timeout=POLL_S)
@@ -114,6 +122,19 @@ async def _cancel_running(stack: LocalStack, signals: asyncio.Queue[int]) -> Non
             say(f"executions still running after {grace}s: stopping anyway")
     finally:
         second.cancel()
+
+
+async def _all_closed(handles: list[WorkflowHandle[Any, Any]]) -> bool:
+    for handle in handles:
+        try:
+            description = await handle.describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            return False
+    return True
 
 
 __all__ = ["serve_up"]
