@@ -14,15 +14,18 @@ without YAML aliases (an alias bomb is refused before it expands), a ZIP's
 entry count and declared sizes are checked from its central directory before
 anything is extracted, and files are written without following symbolic links
 (a link planted in the skills folder by an earlier command is replaced, never
-written through).
+written through). Each folder is written aside and renamed into place, so
+executions writing the same skills at once never see half of one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import re
+import secrets
 import shlex
 import shutil
 import stat
@@ -225,13 +228,7 @@ class SkillWriter:
                 skills_folder = _own_folder(root, SKILLS_FOLDER.split("/"))
                 try:
                     for current in folders:
-                        _replace(skills_folder, current.name)
-                        skill_folder = _own_folder(skills_folder, [current.name])
-                        try:
-                            for relative, data, executable in current.files:
-                                _write_file(skill_folder, relative, data, executable)
-                        finally:
-                            os.close(skill_folder)
+                        _write_skill_folder(skills_folder, current)
                 finally:
                     os.close(skills_folder)
             finally:
@@ -285,6 +282,7 @@ class _SkillFolder:
 
 
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_SWAP_ATTEMPTS = 20
 
 
 def _own_folder(parent: int, parts: Sequence[str]) -> int:
@@ -309,8 +307,60 @@ def _open_or_make_folder(parent: int, name: str) -> int:
         if err.errno not in (errno.ELOOP, errno.ENOTDIR):
             raise
         os.unlink(name, dir_fd=parent)  # a planted link (ELOOP) or a file (ENOTDIR)
-    os.mkdir(name, 0o755, dir_fd=parent)
+    # Another execution writing skills at the same moment may create it first.
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o755, dir_fd=parent)
     return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+
+
+def _write_skill_folder(skills_folder: int, folder: _SkillFolder) -> None:
+    """Fill a private folder, then swap it in by renaming.
+
+    Executions of one workspace run at once and write the same skills: removing
+    the folder and writing into it in place let one writer's removal meet
+    another's files (ENOTEMPTY, or a folder mixing two writes). A rename is
+    atomic, so each writer puts a whole folder in place and the last one wins.
+    """
+    staging = f".writing-{folder.name}-{secrets.token_hex(6)}"
+    os.mkdir(staging, 0o755, dir_fd=skills_folder)
+    try:
+        staged = os.open(staging, _FOLDER_FLAGS, dir_fd=skills_folder)
+        try:
+            for relative, data, executable in folder.files:
+                _write_file(staged, relative, data, executable)
+        finally:
+            os.close(staged)
+        _swap_in(skills_folder, staging, folder.name)
+    except BaseException:
+        _remove_quietly(skills_folder, staging)
+        raise
+
+
+def _swap_in(parent: int, staging: str, name: str) -> None:
+    """Rename `staging` to `name`, moving aside whatever holds that name first."""
+    for _ in range(_SWAP_ATTEMPTS):
+        try:
+            os.rename(staging, name, src_dir_fd=parent, dst_dir_fd=parent)
+            return
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise
+        # A folder (another writer's, or an older version), a file or a link holds
+        # the name: move it aside, then remove it; a concurrent writer may have
+        # moved it already, which is as good.
+        aside = f".replaced-{name}-{secrets.token_hex(6)}"
+        try:
+            os.rename(name, aside, src_dir_fd=parent, dst_dir_fd=parent)
+        except FileNotFoundError:
+            continue
+        _remove_quietly(parent, aside)
+    raise OSError(errno.EBUSY, f"other writers kept replacing {name!r}; try again")
+
+
+def _remove_quietly(parent: int, name: str) -> None:
+    """Remove a folder of the runner's own making; already gone is fine."""
+    with contextlib.suppress(FileNotFoundError):
+        _replace(parent, name)
 
 
 def _replace(parent: int, name: str) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import stat
 import struct
 import tracemalloc
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -267,6 +269,32 @@ async def test_a_planted_link_over_the_skills_folder_causes_no_write_outside(
     await writer.write_skills([skill("greeter")])
     assert sorted(p.name for p in outside.iterdir()) == ["SKILL.md"]
     assert (root / ".agent-runner" / "skills" / "greeter" / "SKILL.md").read_text() == SKILL_MD
+
+
+def test_executions_writing_the_same_skills_at_once_each_leave_one_whole_version(
+    tmp_path: Path,
+) -> None:
+    """Executions of one workspace start together (two workers, or one at concurrency
+    50) and write the same skills: each write must succeed, and what stays is one
+    writer's whole folder, never a mix, with nothing of the writing left over."""
+
+    def version(n: int) -> ResolvedSkill:
+        files = {f"scripts/v{n}-{i}.py": (b"print(%d)" % n, 0o100644) for i in range(20)}
+        return skill("greeter", artifact=zip_of(files))
+
+    def write_repeatedly(n: int) -> None:
+        writer = SkillWriter(root_dir=tmp_path, mode="filesystem")
+        for _ in range(15):
+            asyncio.run(writer.write_skills([version(n)]))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for done in [pool.submit(write_repeatedly, n) for n in range(6)]:
+            done.result()  # raises what a writer raised
+    skills_folder = tmp_path / ".agent-runner" / "skills"
+    assert [p.name for p in skills_folder.iterdir()] == ["greeter"]
+    scripts = sorted(p.name for p in (skills_folder / "greeter" / "scripts").iterdir())
+    versions = {name.split("-")[0] for name in scripts}
+    assert len(versions) == 1 and len(scripts) == 20, scripts
 
 
 async def test_a_users_own_skills_folder_is_never_touched(tmp_path: Path) -> None:
