@@ -1,7 +1,9 @@
-"""`import graphton` leaves the Daytona SDK unimported until a Daytona backend is wanted.
+"""`import graphton` imports each part on first use: the Daytona SDK only for a Daytona
+backend, deepagents and LangChain only when an agent, a sandbox or an event type is used.
 
-The SDK is most of graphton's import time and users of the local sandbox never need
-it. Each check runs in a fresh interpreter, since this one may have imported it already.
+The SDK and LangChain are most of graphton's import time, users of the local sandbox
+never need the SDK, and a command that builds no agent needs neither. Each check runs
+in a fresh interpreter, since this one may have imported them already.
 """
 
 from __future__ import annotations
@@ -78,3 +80,24 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 def test_a_local_worker_does_not_import_the_daytona_sdk() -> None:
     """The worker's own modules (sandbox manager, activities) leave the SDK to Daytona mode."""
     assert _run("import sys, agent_runner.worker\nprint('daytona' in sys.modules)") == "False"
+
+
+def test_import_graphton_alone_imports_neither_deepagents_nor_langchain() -> None:
+    code = (
+        "import sys, graphton\n"
+        "from graphton import GraphtonError, SandboxPathError\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'deepagents', 'langchain', "
+        "'langchain_core', 'langgraph', 'daytona'}))"
+    )
+    assert _run(code) == "[]"
+
+
+def test_every_public_name_is_the_object_of_its_own_module() -> None:
+    code = (
+        "import importlib, graphton\n"
+        "for name in graphton.__all__:\n"
+        "    home = importlib.import_module(graphton._HOME_OF[name])\n"
+        "    assert getattr(graphton, name) is getattr(home, name), name\n"
+        "print(sorted(graphton.__all__) == sorted(graphton._HOME_OF), len(graphton.__all__))"
+    )
+    assert _run(code) == "True 26"
