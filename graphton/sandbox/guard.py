@@ -12,9 +12,11 @@ on. Two mechanisms end them:
   a process that clears its own environment escapes). Closing the guard on
   purpose does the same. Processes are found by their tag, never by a process
   group id alone: ids are reused (pid_max can be as low as 32768).
-- **Records on disk**, one per running process group, in the sandbox's
+- **A record on disk** per backend that has run a command, in the sandbox's
   `.agent-runner/commands/` folder, naming the owner (pid and start time) and the
-  tag. Opening a backend on the same root reaps what an owner that is gone left
+  tag; written before the first command, removed once `close` has ended them all
+  (one record, not one per command: a command pays no file I/O for it).
+  Opening a backend on the same root reaps what an owner that is gone left
   behind, and waits until it is gone, so that a retry never runs beside the
   command of the attempt it replaces (should the watchdog itself have died too).
 """
@@ -85,10 +87,12 @@ class CommandGuard:
         self._pipe: int | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._warned: set[str] = set()
+        self._recorded = False
 
-    def started(self, group: int) -> None:
-        """A command's process group now runs: make sure the watchdog runs, and record it.
+    def arm(self) -> None:
+        """Before each command: make sure the watchdog runs and this backend is recorded.
 
+        Costs nothing once both are done, so a command pays no file I/O of its own.
         Neither failing stops the command: it is still killed on timeout, on
         cancellation and by `close`; the failure is logged once.
         """
@@ -98,28 +102,37 @@ class CommandGuard:
                     self._start_watchdog()
                 except OSError as err:
                     self._warn_once("watchdog", f"its commands' watchdog could not start: {err}")
-        record = {"group": group, "tag": self.tag, "owner": _identity(os.getpid())}
-        try:
-            self._records.mkdir(parents=True, exist_ok=True)
-            (self._records / f"{group}.json").write_text(json.dumps(record))
-        except OSError as err:
-            self._warn_once("record", f"running commands cannot be recorded: {err}")
-
-    def ended(self, group: int) -> None:
-        """Nothing of the group runs any more."""
-        with contextlib.suppress(OSError):
-            (self._records / f"{group}.json").unlink(missing_ok=True)
+            if not self._recorded:
+                self._recorded = self._write_record()
 
     def close(self) -> None:
         """Kill whatever the backend's commands left running; return when it is gone."""
         with self._lock:
             pipe, self._pipe = self._pipe, None
             watchdog, self._watchdog = self._watchdog, None
+            recorded, self._recorded = self._recorded, False
         if pipe is not None:
             os.close(pipe)
         if watchdog is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 watchdog.wait(timeout=REAP_WAIT_S)
+        if recorded:  # only once its commands are gone: a crash before leaves it for a reap
+            with contextlib.suppress(OSError):
+                self._record_path.unlink(missing_ok=True)
+
+    @property
+    def _record_path(self) -> Path:
+        return self._records / f"{self.tag}.json"
+
+    def _write_record(self) -> bool:
+        record = {"tag": self.tag, "owner": _identity(os.getpid())}
+        try:
+            self._records.mkdir(parents=True, exist_ok=True)
+            self._record_path.write_text(json.dumps(record))
+        except OSError as err:
+            self._warn_once("record", f"running commands cannot be recorded: {err}")
+            return False
+        return True
 
     def _start_watchdog(self) -> None:
         if self._pipe is not None:

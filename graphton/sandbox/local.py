@@ -436,6 +436,7 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
                 exit_code=1, stderr="Error: the command is empty; give a shell command to run."
             )
         loop = asyncio.get_running_loop()
+        self._guard.arm()
         # Shielded: a cancellation that arrives while the command starts (the
         # shell already runs) must still find its process group to kill.
         starting = asyncio.ensure_future(
@@ -467,7 +468,6 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             )
         group = transport.get_pid()
         self._process_groups.add(group)
-        self._guard.started(group)
         if cancelled:
             _kill_group(group)
             await asyncio.shield(capture.exited)
@@ -496,7 +496,6 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             capture.close()
             if not _group_alive(group):
                 self._process_groups.discard(group)
-                self._guard.ended(group)
         return self._result(capture, transport.get_returncode(), timed_out, limit, started)
 
     def _result(
@@ -558,7 +557,6 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             if _kill_group(group):
                 killed += 1
             self._process_groups.discard(group)
-            self._guard.ended(group)
         self._guard.close()
         return killed
 

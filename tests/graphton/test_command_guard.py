@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -134,3 +135,20 @@ async def test_a_command_runs_when_it_cannot_be_recorded_and_that_is_said_once(
     assert (first.stdout, second.stdout) == ("one\n", "two\n")
     warnings = [r.getMessage() for r in caplog.records if "cannot be recorded" in r.getMessage()]
     assert len(warnings) == 1
+
+
+async def test_a_backend_is_recorded_once_before_its_first_command_and_unrecorded_on_close(
+    tmp_path: Path,
+) -> None:
+    """One record per backend, not per command: a command pays no file I/O for it."""
+    records = tmp_path / ".agent-runner" / "commands"
+    backend = FilesystemBackend(tmp_path)
+    first = await backend.aexecute("ls .agent-runner/commands")
+    assert first.exit_code == 0
+    [record] = first.stdout.split()  # written before the first command ran
+    for _ in range(3):
+        await backend.aexecute("true")
+    assert [p.name for p in records.iterdir()] == [record]
+    assert json.loads((records / record).read_text())["owner"][0] == os.getpid()
+    backend.kill_all()
+    assert list(records.iterdir()) == []
