@@ -1,10 +1,13 @@
 """`StatusReporter`: the status reaches the backend while the agent runs, without slowing it.
 
 The agent only marks the status changed (`changed()`, never awaits). A
-background task pushes the whole current status when it changed, at most
-every `interval_s`, at once for urgent changes (phase), and with exponential
-backoff while the backend fails. `finish()` delivers the final status,
-retrying until a deadline; a push failure is logged, never raised.
+background task pushes the whole current status so that each change reaches the
+backend within `staleness_s` of being made: it waits after a change for as long
+as the budget allows, less what a push has recently taken, so that the changes
+of a burst (a streamed answer) travel together; urgent changes (a phase) go at
+once; a failing backend is retried with exponential backoff. `finish()` delivers
+the final status, retrying until a deadline; a push failure is logged, never
+raised.
 
 A refusal (`StatusRefused`: the execution already ended, or a newer attempt
 replaced this one) is final, not an outage: the reporter logs it once and
@@ -15,6 +18,7 @@ runner's own knowledge that this attempt is no longer current.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,8 +31,15 @@ log = logging.getLogger(__name__)
 Status = wire.agentexecution.AgentExecutionStatus
 Push = Callable[[Status], Awaitable[object]]
 
-DEFAULT_INTERVAL_S = 0.25
+DEFAULT_STALENESS_S = 0.3
+"""How long a change may wait before the backend has it (when the backend answers
+as fast as it has been): a watcher sees a live status, and a streamed answer costs
+about three pushes a second, not one per chunk."""
 MAX_BACKOFF_S = 5.0
+FIRST_PUSH_ESTIMATE_S = 0.02
+"""What a push is assumed to take before one has been timed."""
+PUSH_TIME_WEIGHT = 0.2
+"""Weight of the latest push in the running estimate of a push's duration."""
 
 
 class StatusReporter:
@@ -38,20 +49,22 @@ class StatusReporter:
         current: Callable[[], Status],
         *,
         what: str = "execution",
-        interval_s: float = DEFAULT_INTERVAL_S,
+        staleness_s: float = DEFAULT_STALENESS_S,
         max_backoff_s: float = MAX_BACKOFF_S,
     ) -> None:
         self._push = push
         self._current = current
         self._what = what
-        self._interval_s = interval_s
+        self._staleness_s = staleness_s
+        self._push_estimate_s = min(FIRST_PUSH_ESTIMATE_S, staleness_s / 2)
         self._max_backoff_s = max_backoff_s
         self._version = 0
         self._pushed_version = 0
         self._urgent = False
         self._first_unpushed_at: float | None = None
-        self._last_push_at = 0.0
         self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()
+        """Set by an urgent change or a fence: stop gathering changes."""
         self._task: asyncio.Task[None] | None = None
         self.pushes = 0
         """Successful pushes so far."""
@@ -75,18 +88,21 @@ class StatusReporter:
         if self.refused is None:
             self.refused = reason
             log.warning("status of %s: no more pushes: %s", self._what, reason)
+        self._hurry.set()
         self._wake.set()
 
     def changed(self, *, urgent: bool = False) -> None:
-        """The status changed; `urgent` (a phase change) skips the interval."""
+        """The status changed; `urgent` (a phase change) goes without waiting."""
         self._version += 1
         if self._first_unpushed_at is None:
             self._first_unpushed_at = time.monotonic()
         self._urgent = self._urgent or urgent
+        if urgent:
+            self._hurry.set()
         self._wake.set()
 
     async def _run(self) -> None:
-        backoff = self._interval_s
+        backoff = self._staleness_s
         while not self.fenced():
             await self._wake.wait()
             self._wake.clear()
@@ -94,12 +110,11 @@ class StatusReporter:
                 return
             if self._version == self._pushed_version:
                 continue
-            if not self._urgent:
-                wait = self._last_push_at + self._interval_s - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+            await self._gather_changes()
+            if self.fenced():
+                return
             if await self._push_once():
-                backoff = self._interval_s
+                backoff = self._staleness_s
             elif self.fenced():
                 return
             else:
@@ -107,12 +122,26 @@ class StatusReporter:
                 backoff = min(backoff * 2, self._max_backoff_s)
                 self._wake.set()
 
+    async def _gather_changes(self) -> None:
+        """Let more changes join the push, until the oldest one's budget, less a push's
+        expected duration, is spent, or an urgent change (or a fence) arrives."""
+        while not self._urgent and not self.fenced() and self._first_unpushed_at is not None:
+            send_by = self._first_unpushed_at + self._staleness_s - self._push_estimate_s
+            wait = send_by - time.monotonic()
+            if wait <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._hurry.wait()
+
     async def _push_once(self) -> bool:
         # The snapshot taken now carries every change so far; changes made while the
         # push is in flight start a new wait of their own.
         version, changed_at = self._version, self._first_unpushed_at
         self._first_unpushed_at = None
         self._urgent = False
+        self._hurry.clear()
+        started = time.monotonic()
         try:
             await self._push(self._current())
         except StatusRefused as err:
@@ -125,10 +154,12 @@ class StatusReporter:
             log.warning("status push for %s failed (will retry): %s", self._what, err)
             return False
         self.pushes += 1
-        self._last_push_at = time.monotonic()
+        delivered = time.monotonic()
+        took = min(delivered - started, self._staleness_s / 2)  # keep some time to gather
+        self._push_estimate_s += PUSH_TIME_WEIGHT * (took - self._push_estimate_s)
         self._pushed_version = max(self._pushed_version, version)
         if changed_at is not None:
-            self.max_staleness_s = max(self.max_staleness_s, self._last_push_at - changed_at)
+            self.max_staleness_s = max(self.max_staleness_s, delivered - changed_at)
         return True
 
     async def stop(self) -> None:
@@ -144,7 +175,7 @@ class StatusReporter:
         `deadline` (a `time.monotonic()` value). True when the backend has it."""
         await self.stop()
         self._version += 1
-        backoff = self._interval_s
+        backoff = self._staleness_s
         while not self.fenced():
             if await self._push_once():
                 return True

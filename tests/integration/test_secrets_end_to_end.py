@@ -35,7 +35,7 @@ from agent_runner import wire
 from agent_runner.claimcheck import payload_codec
 from agent_runner.converter import interop_data_converter
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
-from agent_runner.status.reporter import DEFAULT_INTERVAL_S
+from agent_runner.status.reporter import DEFAULT_STALENESS_S
 from agent_runner.workflow import InvokeAgentExecution, ReferenceOptions, workflow_id
 from tests.helpers import wait_until
 from tests.integration.conftest import TOKEN, Stack, running_stack
@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(400)]
 ax = wire.agentexecution
 SERVERS = Path(__file__).resolve().parent.parent / "mcp_servers"
 SECRET = "q7Zr4kWm9TxY2vBn5LpHs3Jd"
-STREAM_DELAY_S = 2 * DEFAULT_INTERVAL_S
+STREAM_DELAY_S = 2 * DEFAULT_STALENESS_S
 PAYLOAD_KEY = base64.b64encode(bytes(range(32))).decode()
 BIG_OUTPUT = (
     "python3 -c \"import os; t = os.environ['API_TOKEN']; "

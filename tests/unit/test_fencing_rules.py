@@ -53,7 +53,7 @@ async def test_a_refusal_ends_the_pushes_for_good_and_is_no_outage() -> None:
             raise BackendUnavailable("down", "UNAVAILABLE")  # an outage: retried
         raise StatusRefused("already ended", "FAILED_PRECONDITION")
 
-    reporter = StatusReporter(push, lambda: current, interval_s=0.01)
+    reporter = StatusReporter(push, lambda: current, staleness_s=0.01)
     reporter.start()
     reporter.changed(urgent=True)
     await async_wait_until(lambda: reporter.refused is not None, within=10, what="the refusal")

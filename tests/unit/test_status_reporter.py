@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -33,7 +34,7 @@ class Backend:
 
 async def test_a_burst_of_changes_is_coalesced_into_few_pushes() -> None:
     backend, status = Backend(), Status()
-    reporter = StatusReporter(backend.push, lambda: status, interval_s=0.1)
+    reporter = StatusReporter(backend.push, lambda: status, staleness_s=0.1)
     reporter.start()
     for n in range(500):
         status.error = f"v{n}"
@@ -44,9 +45,9 @@ async def test_a_burst_of_changes_is_coalesced_into_few_pushes() -> None:
     assert len(backend.received) < 50
 
 
-async def test_urgent_changes_skip_the_interval() -> None:
+async def test_urgent_changes_go_at_once() -> None:
     backend, status = Backend(), Status()
-    reporter = StatusReporter(backend.push, lambda: status, interval_s=60)
+    reporter = StatusReporter(backend.push, lambda: status, staleness_s=60)
     reporter.start()
     status.error = "first"
     reporter.changed(urgent=True)
@@ -63,7 +64,7 @@ async def test_a_stuck_backend_never_blocks_the_caller() -> None:
         await release.wait()
         pushed.append(current.error)
 
-    reporter = StatusReporter(stuck_push, lambda: status, interval_s=0.01)
+    reporter = StatusReporter(stuck_push, lambda: status, staleness_s=0.01)
     reporter.start()
     reporter.changed(urgent=True)
     await asyncio.sleep(0.05)  # the first push is now in flight, waiting on `release`
@@ -78,7 +79,7 @@ async def test_a_stuck_backend_never_blocks_the_caller() -> None:
 async def test_pushes_retry_while_the_backend_is_down_and_the_final_one_lands() -> None:
     backend, status = Backend(), Status()
     backend.down = True
-    reporter = StatusReporter(backend.push, lambda: status, interval_s=0.01, max_backoff_s=0.05)
+    reporter = StatusReporter(backend.push, lambda: status, staleness_s=0.01, max_backoff_s=0.05)
     reporter.start()
     status.error = "during outage"
     reporter.changed(urgent=True)
@@ -98,7 +99,7 @@ async def test_pushes_retry_while_the_backend_is_down_and_the_final_one_lands() 
 async def test_the_final_push_gives_up_at_the_deadline_without_raising() -> None:
     backend, status = Backend(), Status()
     backend.down = True
-    reporter = StatusReporter(backend.push, lambda: status, interval_s=0.01, max_backoff_s=0.05)
+    reporter = StatusReporter(backend.push, lambda: status, staleness_s=0.01, max_backoff_s=0.05)
     reporter.start()
     assert await reporter.finish(time.monotonic() + 0.3) is False
     assert backend.received == []
@@ -106,12 +107,51 @@ async def test_the_final_push_gives_up_at_the_deadline_without_raising() -> None
 
 async def test_staleness_is_measured_per_change_not_since_the_first_one() -> None:
     status = Status()
-    reporter = StatusReporter(Backend().push, lambda: status, interval_s=0.05)
+    reporter = StatusReporter(Backend().push, lambda: status, staleness_s=0.05)
     reporter.start()
     for _ in range(40):  # a steady stream of changes for about a second
         reporter.changed()
         await asyncio.sleep(0.025)
     await reporter.finish(time.monotonic() + 5)
     assert reporter.pushes >= 5
-    # each change waited at most about one interval, not the whole second
+    # each change waited about its budget, not the whole second
     assert reporter.max_staleness_s < 0.5
+
+
+async def test_a_burst_after_a_quiet_spell_travels_in_one_push_within_the_budget() -> None:
+    backend, status = Backend(), Status()
+    reporter = StatusReporter(backend.push, lambda: status, staleness_s=0.4)
+    reporter.start()
+    await asyncio.sleep(0.5)  # quiet: nothing to push
+    for n in range(5):  # a tool finishes and the model starts answering
+        status.error = f"v{n}"
+        reporter.changed()
+        await asyncio.sleep(0.01)
+    await async_wait_until(lambda: bool(backend.received), within=5)
+    await asyncio.sleep(0.5)
+    assert backend.received == ["v4"]
+    await reporter.stop()
+
+
+async def test_a_slow_backend_makes_pushes_leave_earlier_to_keep_the_budget() -> None:
+    """A push taking 0.2 s of a 0.5 s budget: pushes leave about 0.3 s after the change
+    they carry first, not 0.5 s, so each change still lands within the budget."""
+    backend, status = Backend(), Status()
+    backend.delay = 0.2
+    started: list[float] = []
+
+    async def push(current: Status) -> None:
+        started.append(time.monotonic())
+        await backend.push(current)
+
+    reporter = StatusReporter(push, lambda: status, staleness_s=0.5)
+    reporter.start()
+    end = time.monotonic() + 4
+    while time.monotonic() < end:  # a steady stream of changes
+        status.error = str(time.monotonic())
+        reporter.changed()
+        await asyncio.sleep(0.01)
+    await reporter.finish(time.monotonic() + 5)
+    gaps = sorted(b - a for a, b in itertools.pairwise(started[4:-1]))
+    assert gaps, started
+    assert gaps[len(gaps) // 2] < 0.4  # ~0.3 s; 0.5 s if the push's own time were ignored
