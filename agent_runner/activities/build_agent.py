@@ -19,6 +19,7 @@ from agent_runner.activities.mcp_servers import subagent_tools
 from agent_runner.annotations import OFFLINE_SCRIPT_ANNOTATION
 from agent_runner.config import LIVE_MODEL_HINT, LLMConfig
 from agent_runner.sandboxes import OpenedSandbox
+from graphton.models import PROVIDERS
 
 
 def model_spec(llm: LLMConfig, model_name: str, agent: wire.agent.Agent | None = None) -> str:
@@ -31,7 +32,7 @@ def model_spec(llm: LLMConfig, model_name: str, agent: wire.agent.Agent | None =
     """
     if model_name:
         provider, sep, _ = model_name.partition(":")
-        if sep and provider in graphton.models.PROVIDERS:
+        if sep and provider in PROVIDERS:
             return model_name
         return f"{llm.provider}:{model_name}"
     if llm.provider == "scripted" and not llm.model:

@@ -32,6 +32,7 @@ from agent_runner.activities.thread_lock import Holder, ThreadLease
 from agent_runner.backend import BackendUnavailable
 from agent_runner.clock import utc_now
 from agent_runner.environment import ExecutionEnvironment, merge_environment
+from agent_runner.live_output import LiveCommandOutput
 from agent_runner.logs import current_execution
 from agent_runner.masking import SecretMasking
 from agent_runner.observability import tool_label
@@ -118,6 +119,10 @@ class _ExecutionRun:
         if self.deps.status_stream is not None:
             await self.deps.status_stream.publish(self.execution_id, status)
 
+    def _command_output(self, call_id: str, text: str) -> None:
+        if self.builder.command_output(call_id, text):
+            self.reporter.changed()
+
     def _progress(self) -> dict[str, Any]:
         return progress_details(self.execution_id, self.builder.status)
 
@@ -180,7 +185,7 @@ class _ExecutionRun:
                     checkpointer=self.deps.checkpointer,
                     subagents=subagent_specs(resolved.agent, sections, mcp_tools, masking),
                     tools=tools,
-                    middleware=masking,
+                    middleware=[*masking, LiveCommandOutput(self._command_output)],
                 )
                 self._start_status(resolved)
                 await self._stream(agent, model, {tool.name for tool in tools})

@@ -78,6 +78,10 @@ def tool_summary(call: ax.ToolCall) -> str:
     return name
 
 
+LIVE_OUTPUT_LINES = 5
+"""Lines of a running command's latest output the live view shows."""
+
+
 class View(Protocol):
     def update(self, execution: ax.AgentExecution) -> None: ...
 
@@ -190,7 +194,10 @@ class LiveView:
                 if message.content.strip():
                     parts.append(safe_text(f"ai   {message.content.strip()}"))
                 for requested in message.tool_calls:
-                    parts.append(_tool_line(calls.get(requested.id, requested)))
+                    call = calls.get(requested.id, requested)
+                    parts.append(_tool_line(call))
+                    if call.status == ax.TOOL_CALL_RUNNING and call.result:
+                        parts.append(_latest_output(call.result))
                     sub = subagents.get(requested.id)
                     if sub is not None:
                         line = Text(
@@ -221,6 +228,12 @@ def _tool_line(call: ax.ToolCall) -> Text:
         # The todo row and the subagent line already say what these returned.
         line.append(f"  {one_line(call.result, 50)}", "dim")
     return line
+
+
+def _latest_output(output: str) -> Text:
+    """The last lines a running command printed, under its line, as they come."""
+    rows = output.rstrip("\n").splitlines()[-LIVE_OUTPUT_LINES:]
+    return safe_text("\n".join(f"       │ {row[:200]}" for row in rows), "dim")
 
 
 def make_view(console: Console, agent: str) -> View:

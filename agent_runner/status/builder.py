@@ -71,6 +71,9 @@ class StatusBuilder:
         self._open_ai_message: ax.AgentMessage | None = None
         self._held_text = ""
         self._tool_calls: dict[str, ax.ToolCall] = {}
+        self._live_output: dict[str, tuple[str, int]] = {}
+        """Running commands' latest output and how many characters came before it,
+        by tool call id, until their result."""
         self._subagents: dict[str, ax.SubAgentExecution] = {}
 
     def _text(self, text: str, limit: int = TEXT_LIMIT) -> str:
@@ -166,7 +169,27 @@ class StatusBuilder:
             started_at=self._clock(),
         )
 
+    def command_output(self, call_id: str, text: str) -> bool:
+        """A running call's command printed `text` (masked by the sandbox): its result
+        shows the latest output until the real result replaces it. False when the call
+        is not (or no longer) running, so nothing changed."""
+        call = self._tool_calls.get(call_id)
+        if call is None or call.status != ax.TOOL_CALL_RUNNING:
+            return False
+        kept, earlier = self._live_output.get(call_id, ("", 0))
+        kept += text
+        if len(kept) > TOOL_RESULT_LIMIT:
+            earlier += len(kept) - TOOL_RESULT_LIMIT
+            kept = kept[-TOOL_RESULT_LIMIT:]
+        self._live_output[call_id] = (kept, earlier)
+        shown = self._redact(kept)
+        if earlier:
+            shown = f"[... {earlier} earlier characters not kept in the status]\n{shown}"
+        call.result = shown
+        return True
+
     def _tool_finished(self, event: graphton.ToolFinished) -> None:
+        self._live_output.pop(event.call_id, None)
         call = self._tool_calls.get(event.call_id)
         if call is None:
             self._tool_started(graphton.ToolStarted(call_id=event.call_id, name=event.name))

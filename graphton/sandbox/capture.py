@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphton.sandbox.live_output import LiveText, OutputListener
 from graphton.sandbox.masking import StreamMasker
 
 
@@ -55,13 +56,16 @@ class StreamCapture:
         limit: int,
         spool: SpoolTarget | None = None,
         output_filter: Callable[[str], str] | None = None,
+        live: OutputListener | None = None,
     ) -> None:
+        """`live`: also hand the head's text, masked, to this listener as it arrives."""
         self.limit = limit
         self.head = bytearray()
         self.total = 0
         self._spool = spool
         self._writer: _SpoolWriter | None = None
         self._filter = output_filter
+        self._live = LiveText(live, limit, output_filter) if live is not None else None
 
     @property
     def dropped(self) -> int:
@@ -87,10 +91,14 @@ class StreamCapture:
             self.head += chunk[:room]
         if self._writer is not None:
             self._writer.write(chunk)
+        if self._live is not None:
+            self._live.feed(chunk)
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+        if self._live is not None:
+            self._live.close()
 
     def text(self) -> str:
         """The head as text, masked, after a note saying what was kept where when it is not all."""

@@ -58,6 +58,7 @@ from deepagents.backends.utils import _get_backend_read_file_type
 from graphton.errors import SandboxPathError
 from graphton.sandbox.capture import SpoolBudget, SpoolTarget, StreamCapture
 from graphton.sandbox.guard import TAG_VARIABLE, CommandGuard, reap_leftovers
+from graphton.sandbox.live_output import current_listener
 from graphton.sandbox.result import TIMEOUT_EXIT_CODE, ExecutionResult
 
 log = logging.getLogger(__name__)
@@ -527,8 +528,10 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         )
 
     def _streams(self) -> tuple[StreamCapture, StreamCapture]:
-        """The captures of a command's stdout and stderr, with where they spool."""
+        """The captures of a command's stdout and stderr, with where they spool, and
+        who watches them live (the listener of the context the command runs in)."""
         name = uuid.uuid4().hex[:12]
+        live = current_listener()
 
         def spool(stream: str) -> SpoolTarget | None:
             if not self._keep_full_output:
@@ -541,8 +544,8 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             )
 
         return (
-            StreamCapture(self._max_output_bytes, spool("stdout"), self._output_filter),
-            StreamCapture(self._max_output_bytes, spool("stderr"), self._output_filter),
+            StreamCapture(self._max_output_bytes, spool("stdout"), self._output_filter, live),
+            StreamCapture(self._max_output_bytes, spool("stderr"), self._output_filter, live),
         )
 
     def kill_all(self) -> int:

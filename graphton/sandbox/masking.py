@@ -11,10 +11,18 @@ such filter safe on a stream, given one fact about it:
         longest secret). Set it as an attribute of the callable. A filter without
         it is assumed to replace at most `DEFAULT_MAX_MATCH_LENGTH` characters.
 
-The masker holds back the last `max_match_length - 1` characters of what it has
-seen (so at most that much waits at a chunk boundary) and emits a prefix only when
-filtering it alone gives the same text as filtering it with what follows: no part
-of a secret is ever emitted unmasked.
+    unfinished_tail: Callable[[str], int]   (optional)
+        How many characters at the end of a text could be the start of a match
+        (for a redactor: of a secret). Without it the masker must assume any of
+        the last `max_match_length - 1` could be.
+
+The masker holds back the end of what it has seen that could start a match (at
+most `max_match_length - 1` characters) and emits a prefix only when filtering it
+alone gives the same text as filtering it with what follows: no part of a secret
+is ever emitted unmasked. A filter that says its unfinished tail lets output flow
+on as it comes (a live view of a command that printed a secret, then waits, shows
+everything up to the wait), where a bare bound would keep the last characters back
+until more output arrives.
 """
 
 from __future__ import annotations
@@ -64,7 +72,7 @@ class StreamMasker:
 
     def feed(self, piece: str) -> str:
         text = self._pending + piece
-        cut = len(text) - self._hold
+        cut = len(text) - self._held_back(text)
         if cut <= 0:
             self._pending = text
             return ""
@@ -82,6 +90,13 @@ class StreamMasker:
             cut -= self._hold + 1
         self._pending = text
         return ""
+
+    def _held_back(self, text: str) -> int:
+        """How many characters at the end of `text` may start a match still unseen."""
+        unfinished_tail = getattr(self._filter, "unfinished_tail", None)
+        if callable(unfinished_tail):
+            return min(max(int(unfinished_tail(text)), 0), self._hold)
+        return self._hold
 
     def flush(self) -> str:
         text, self._pending = self._pending, ""

@@ -101,3 +101,15 @@ def test_every_public_name_is_the_object_of_its_own_module() -> None:
         "print(sorted(graphton.__all__) == sorted(graphton._HOME_OF), len(graphton.__all__))"
     )
     assert _run(code) == "True 26"
+
+
+def test_the_runner_never_reaches_a_graphton_module_it_did_not_import() -> None:
+    """With every name imported on first use, `graphton.models.X` after a bare `import
+    graphton` fails in a fresh process (a run's model spec did, in `agent-runner run`)."""
+    code = (
+        "from agent_runner.activities.build_agent import model_spec\n"
+        "from agent_runner.config import Config\n"
+        "llm = Config.load_from_env({'MODE': 'local', 'STIGMER_LLM_PROVIDER': 'scripted'}).llm\n"
+        "print(model_spec(llm, 'openai:gpt-4.1'), model_spec(llm, 'script.yaml'))"
+    )
+    assert _run(code) == "openai:gpt-4.1 scripted:script.yaml"

@@ -1,0 +1,84 @@
+"""A running command's output reaches a listener as it comes, masked, bounded.
+
+The commands wait for a file the test creates only once the listener has heard
+their first line: output heard only at the end would leave them waiting until
+their timeout, and the test would fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from graphton import FilesystemBackend
+from graphton.sandbox.live_output import listening
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "Zq8Rt5Lw2Yp7Kd4N"
+
+
+def mask(text: str) -> str:
+    return text.replace(SECRET, "***")
+
+
+mask.max_match_length = len(SECRET)  # type: ignore[attr-defined]
+
+
+def wait_for(go: Path) -> str:
+    return f"while [ ! -e {go} ]; do sleep 0.05; done"
+
+
+async def test_the_listener_hears_output_while_the_command_runs(tmp_path: Path) -> None:
+    backend = FilesystemBackend(tmp_path / "root")
+    go = tmp_path / "go"
+    heard: list[str] = []
+
+    def listener(text: str) -> None:
+        heard.append(text)
+        if "first" in "".join(heard):
+            go.touch()
+
+    command = f"echo first; echo oops >&2; {wait_for(go)}; echo second"
+    with listening(listener):
+        result = await backend.aexecute(command, timeout=60)
+    assert result.exit_code == 0 and result.stdout == "first\nsecond\n"
+    said = "".join(heard)
+    assert said.index("first") < said.index("second")
+    assert "oops" in said  # stderr too, as it comes
+
+
+async def test_a_secret_split_between_two_writes_is_masked_live(tmp_path: Path) -> None:
+    backend = FilesystemBackend(tmp_path / "root", output_filter=mask)
+    heard: list[str] = []
+    half = len(SECRET) // 2
+    command = f"printf '%s' 'key={SECRET[:half]}'; sleep 0.3; printf '%s\\n' '{SECRET[half:]} end'"
+    with listening(heard.append):
+        await backend.aexecute(command, timeout=60)
+    assert len(heard) >= 1
+    said = "".join(heard)
+    assert said == "key=*** end\n"
+    assert not any(SECRET[:half] in piece or SECRET[half:] in piece for piece in heard)
+
+
+async def test_only_the_head_the_result_keeps_is_handed_on(tmp_path: Path) -> None:
+    backend = FilesystemBackend(tmp_path / "root", max_output_bytes=1000)
+    heard: list[str] = []
+    with listening(heard.append):
+        result = await backend.aexecute("yes | head -c 100000", timeout=60)
+    assert result.truncated is False  # the spool keeps the whole output
+    assert len("".join(heard)) == 1000
+
+
+async def test_commands_outside_a_listening_context_are_not_heard(tmp_path: Path) -> None:
+    backend = FilesystemBackend(tmp_path / "root")
+    heard: list[str] = []
+    with listening(heard.append):
+        with listening(None):  # e.g. a subagent's command inside a watched call
+            await backend.aexecute("echo nested")
+        await asyncio.gather(backend.aexecute("echo one"), backend.aexecute("echo two"))
+    await backend.aexecute("echo after")
+    assert sorted(re.findall(r"\w+", "".join(heard))) == ["one", "two"]
