@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from agent_runner.config import PROVIDER_KEY_VARIABLES, Config
 from agent_runner.errors import AgentRunnerError, ConfigError
@@ -159,10 +160,14 @@ def _process_alive(pid: int) -> bool:
 
 
 def execution_link(web_ui: str | None, namespace: str, workflow: str) -> str | None:
-    """The execution's workflow in the Temporal web UI."""
+    """The execution's workflow in the Temporal web UI (ids quoted: a namespace or
+    workflow id may hold characters a URL path cannot)."""
     if not web_ui:
         return None
-    return f"{web_ui.rstrip('/')}/namespaces/{namespace}/workflows/{workflow}"
+    return (
+        f"{web_ui.rstrip('/')}/namespaces/{quote(namespace, safe='')}"
+        f"/workflows/{quote(workflow, safe='')}"
+    )
 
 
 @dataclass
