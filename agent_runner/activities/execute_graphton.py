@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import temporalio.activity
@@ -40,6 +41,7 @@ from agent_runner.redaction import Redactor
 from agent_runner.sandboxes import OpenedSandbox
 from agent_runner.skills import SkillWriter, generate_prompt_section
 from agent_runner.status import StatusBuilder, StatusReporter
+from agent_runner.status.kept_results import ResultKeeper
 from graphton.testing import turns_played
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,8 @@ class _ExecutionRun:
             self.sandbox = await self.deps.sandboxes.open(
                 environment.values, self.redact, resolved.session
             )
+            if self.sandbox.mode == "filesystem" and self.sandbox.root_dir:
+                self.builder.keep_whole_result = ResultKeeper(Path(self.sandbox.root_dir))
             sections = await self._write_skills(resolved, self.sandbox)
             model = build_chat_model(
                 self.deps.config.llm,

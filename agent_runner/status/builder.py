@@ -30,6 +30,8 @@ TOOL_RESULT_LIMIT = 16 * 1024
 """Characters of one tool result kept in the status; the rest is cut, and said so."""
 TEXT_LIMIT = 64 * 1024
 """Characters of one message, argument value or subagent output kept in the status."""
+KEPT_OUTPUTS = "/.agent-runner/outputs/"
+"""Where the sandbox keeps a command's whole output (and the runner a cut result)."""
 SUBAGENT_CALL_RESULT_LIMIT = 2 * 1024
 """Characters of the result of a subagent's own tool call kept in the status."""
 STATUS_BUDGET_BYTES = 1024 * 1024
@@ -71,6 +73,9 @@ class StatusBuilder:
         self._open_ai_message: ax.AgentMessage | None = None
         self._held_text = ""
         self._tool_calls: dict[str, ax.ToolCall] = {}
+        self.keep_whole_result: Callable[[str, str], str | None] | None = None
+        """(call id, whole masked result) -> where it was kept, for a result the status
+        cuts (see `kept_results`); None keeps nothing."""
         self._live_output: dict[str, tuple[str, int]] = {}
         """Running commands' latest output and how many characters came before it,
         by tool call id, until their result."""
@@ -194,7 +199,7 @@ class StatusBuilder:
         if call is None:
             self._tool_started(graphton.ToolStarted(call_id=event.call_id, name=event.name))
             call = self._tool_calls[event.call_id]
-        call.result = self._text(event.result, TOOL_RESULT_LIMIT)
+        call.result = self._tool_result(event.call_id, event.result)
         call.status = ax.TOOL_CALL_FAILED if event.failed else ax.TOOL_CALL_COMPLETED
         call.error = self._text(event.error or "")
         call.completed_at = self._clock()
@@ -205,6 +210,16 @@ class StatusBuilder:
             # The `task` call's result ends its subagent, whether or not the stream
             # also reported the subagent's end (a resumed one does not).
             self._subagent_finished(event.call_id, event.result, event.error)
+
+    def _tool_result(self, call_id: str, result: str) -> str:
+        """The result as the status keeps it: cut past the limit, naming where it is
+        kept whole unless what is shown already names the sandbox's own copy."""
+        text = self._redact(result)
+        shown = cap(text, TOOL_RESULT_LIMIT)
+        if shown == text or self.keep_whole_result is None or KEPT_OUTPUTS in shown:
+            return shown
+        where = self.keep_whole_result(call_id, text)
+        return f"{shown}\n[the whole result is in {where}]" if where else shown
 
     def _subagent_finished(self, call_id: str, output: str, error: str | None) -> None:
         sub = self._subagents.get(call_id)

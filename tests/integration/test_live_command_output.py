@@ -56,3 +56,23 @@ async def test_a_running_commands_output_is_in_the_status_while_it_runs(
     assert "step two done" in call.result and "token=***" in call.result
     for status in [*seen, final]:
         assert SECRET not in status.SerializeToString().decode(errors="replace")
+
+
+async def test_an_output_the_status_cuts_is_kept_whole_in_the_workspace(stack: Stack) -> None:
+    """50 KB of output: the model reads all of it (deepagents sets aside only results
+    of about 80 KB and more, with a preview), the status keeps 16 KiB, and the note
+    names the file (masked like the status) that the web view pages."""
+    command = 'for i in $(seq 1 1000); do echo "row $i of the report, key $BUILD_TOKEN"; done'
+    execution = await stack.new_execution(
+        "report",
+        [{"tool_calls": [{"name": "execute", "args": {"command": command}}]}, {"text": "done"}],
+        runtime_env={"BUILD_TOKEN": (SECRET, True)},
+    )
+    final = await (await stack.start(execution)).result()
+    [call] = final.tool_calls
+    note = call.result.rsplit("\n", 1)[-1]
+    assert note.startswith("[the whole result is in /.agent-runner/outputs/result-")
+    kept = stack.workspace / note.removeprefix("[the whole result is in /").removesuffix("]")
+    text = kept.read_text()
+    assert "row 1 of the report, key ***" in text and "row 1000 of the report" in text
+    assert SECRET not in text

@@ -46,3 +46,38 @@ def test_output_for_an_unknown_call_changes_nothing() -> None:
     assert not builder.command_output("not-a-call", "text")
     [call] = builder.snapshot().tool_calls
     assert call.result == ""
+
+
+def finished(builder: StatusBuilder, result: str) -> ax.ToolCall:
+    builder.apply(graphton.ToolFinished(call_id="c1", name="execute", result=result))
+    [call] = builder.snapshot().tool_calls
+    return call
+
+
+def test_a_result_the_status_cuts_is_kept_whole_and_the_note_names_where() -> None:
+    builder = started_builder()
+    kept: dict[str, str] = {}
+
+    def keep(call_id: str, text: str) -> str:
+        kept[call_id] = text
+        return f"/.agent-runner/outputs/result-{call_id}.stdout"
+
+    builder.keep_whole_result = keep
+    result = "".join(f"row {n} hunter2\n" for n in range(10_000))
+    call = finished(builder, result)
+    assert kept["c1"] == result.replace("hunter2", "***")  # whole, and masked
+    assert len(call.result) < TOOL_RESULT_LIMIT + 200
+    assert call.result.endswith("[the whole result is in /.agent-runner/outputs/result-c1.stdout]")
+
+
+def test_a_short_result_or_one_naming_the_sandboxs_own_copy_is_not_kept_again() -> None:
+    for result in (
+        "short",
+        "[output too long: the first 1048576 of 9000000 bytes follow; the whole output is in "
+        "/.agent-runner/outputs/abc.stdout]\n" + "x" * 100_000,
+    ):
+        builder = started_builder()
+        calls: list[str] = []
+        builder.keep_whole_result = lambda call_id, text, calls=calls: calls.append(call_id)
+        finished(builder, result)
+        assert calls == []
