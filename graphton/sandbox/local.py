@@ -25,6 +25,7 @@ path inside it; it stays readable by path.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import signal
@@ -413,9 +414,11 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         except RuntimeError:
             return asyncio.run(coroutine)
         # Called from a thread that runs an event loop: blocking it would stall
-        # every other task, so the command gets a loop of its own on a helper thread.
+        # every other task, so the command gets a loop of its own on a helper thread,
+        # in this context (its output listener, say), which a thread does not inherit.
+        context = contextvars.copy_context()
         with ThreadPoolExecutor(max_workers=1) as helper:
-            return helper.submit(asyncio.run, coroutine).result()
+            return helper.submit(context.run, asyncio.run, coroutine).result()
 
     async def aexecute(
         self,

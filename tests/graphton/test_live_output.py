@@ -82,3 +82,14 @@ async def test_commands_outside_a_listening_context_are_not_heard(tmp_path: Path
         await asyncio.gather(backend.aexecute("echo one"), backend.aexecute("echo two"))
     await backend.aexecute("echo after")
     assert sorted(re.findall(r"\w+", "".join(heard))) == ["one", "two"]
+
+
+async def test_the_blocking_execute_called_from_a_loop_is_heard_too(tmp_path: Path) -> None:
+    """A synchronous tool inside a running loop: the command runs on a helper thread,
+    which must still see the listener of the call."""
+    backend = FilesystemBackend(tmp_path / "root")
+    heard: list[str] = []
+    with listening(heard.append):
+        result = backend.execute("echo from-a-thread")
+    assert result.stdout == "from-a-thread\n"
+    assert "".join(heard) == "from-a-thread\n"
