@@ -161,7 +161,9 @@ class _ExecutionRun:
                 environment.values, self.redact, resolved.session
             )
             if self.sandbox.mode == "filesystem" and self.sandbox.root_dir:
-                self.builder.keep_whole_result = ResultKeeper(Path(self.sandbox.root_dir))
+                self.builder.keep_whole_result = ResultKeeper(
+                    Path(self.sandbox.root_dir), self.execution_id
+                )
             sections = await self._write_skills(resolved, self.sandbox)
             model = build_chat_model(
                 self.deps.config.llm,

@@ -12,6 +12,7 @@ was cut, as before.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -24,11 +25,18 @@ KEPT_RESULTS_FOLDER = ".agent-runner/outputs"
 KEPT_RESULTS_BYTES = 64 * 1024 * 1024
 """Bytes of whole results one execution may keep."""
 _UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
+MAX_STEM = 64
+"""Longest file name (before `.stdout`) the web view pages."""
 
 
 class ResultKeeper:
-    def __init__(self, sandbox_root: Path, budget_bytes: int = KEPT_RESULTS_BYTES) -> None:
+    def __init__(
+        self, sandbox_root: Path, execution_id: str, budget_bytes: int = KEPT_RESULTS_BYTES
+    ) -> None:
+        """`execution_id` goes into each file's name: executions of a session share the
+        workspace, and tool call ids repeat across them (the scripted model's do)."""
         self._folder = sandbox_root / KEPT_RESULTS_FOLDER
+        self._execution = _UNSAFE.sub("_", execution_id)[:24]
         self._left = budget_bytes
         self._failed = False
 
@@ -38,7 +46,7 @@ class ResultKeeper:
         data = text.encode("utf-8", errors="replace")
         if self._failed or len(data) > self._left:
             return None
-        name = f"result-{_UNSAFE.sub('_', call_id)[:48]}.stdout"
+        name = f"{self._stem(call_id)}.stdout"
         try:
             self._folder.mkdir(parents=True, exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
@@ -51,6 +59,17 @@ class ResultKeeper:
             return None
         self._left -= len(data)
         return f"/{KEPT_RESULTS_FOLDER}/{name}"
+
+    def _stem(self, call_id: str) -> str:
+        """`result-<execution>-<call>`, within the 64 characters the web view accepts;
+        a call id too long for that is replaced by its digest, never cut (cut ids of
+        two calls could be the same)."""
+        call = _UNSAFE.sub("_", call_id)
+        stem = f"result-{self._execution}-{call}"
+        if len(stem) <= MAX_STEM:
+            return stem
+        digest = hashlib.sha256(call_id.encode()).hexdigest()[:16]
+        return f"result-{self._execution}-{digest}"
 
 
 __all__ = ["KEPT_RESULTS_BYTES", "ResultKeeper"]
