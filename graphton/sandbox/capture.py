@@ -11,7 +11,6 @@ note says exactly what was kept where.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphton.sandbox.live_output import LiveText, OutputListener
-from graphton.sandbox.masking import StreamMasker
+from graphton.sandbox.masking import MaskedDecoder, StreamMasker
 
 
 class SpoolBudget:
@@ -146,8 +145,12 @@ class _SpoolWriter:
         self.stopped_because = ""
         self._fed = 0
         self._written = 0
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-        self._masker = StreamMasker(output_filter) if output_filter is not None else None
+        # surrogateescape: bytes that are not UTF-8 reach the file as they came.
+        self._masker = (
+            MaskedDecoder(output_filter, errors="surrogateescape")
+            if output_filter is not None
+            else None
+        )
         self._fd: int | None = None
         try:
             target.path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,14 +187,10 @@ class _SpoolWriter:
             if data and self._put(data):
                 self.kept = self._fed
             return
-        text = self._decoder.decode(data, final=final)
-        text = self._masker.feed(text) + (self._masker.flush() if final else "")
-        out = text.encode("utf-8", errors="surrogateescape")
+        out = self._masker.feed(data, final=final).encode("utf-8", errors="surrogateescape")
         if out and not self._put(out):
             return
-        pending = len(self._decoder.getstate()[0])
-        pending += len(self._masker.pending.encode("utf-8", errors="surrogateescape"))
-        self.kept = self._fed - pending
+        self.kept = self._fed - self._masker.pending_bytes
 
     def _put(self, out: bytes) -> bool:
         """Write all of `out` or none of it (a short write is undone)."""

@@ -12,12 +12,11 @@ what the result costs, however much a command prints.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
-from graphton.sandbox.masking import StreamMasker
+from graphton.sandbox.masking import MaskedDecoder
 
 OutputListener = Callable[[str], None]
 """Called with each piece of a command's text, masked, in order."""
@@ -49,26 +48,31 @@ class LiveText:
     ) -> None:
         self._listener = listener
         self._left = limit
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._masker = StreamMasker(output_filter) if output_filter is not None else None
+        self._text = MaskedDecoder(output_filter or _unmasked, errors="replace")
 
     def feed(self, chunk: bytes) -> None:
         if self._left <= 0:
             return
         chunk = chunk[: self._left]
         self._left -= len(chunk)
-        self._hand_on(self._decoder.decode(chunk), final=self._left <= 0)
+        self._hand_on(chunk, final=self._left <= 0)
 
     def close(self) -> None:
         if self._left > 0:
             self._left = 0
-            self._hand_on(self._decoder.decode(b"", final=True), final=True)
+            self._hand_on(b"", final=True)
 
-    def _hand_on(self, text: str, *, final: bool) -> None:
-        if self._masker is not None:
-            text = self._masker.feed(text) + (self._masker.flush() if final else "")
+    def _hand_on(self, chunk: bytes, *, final: bool) -> None:
+        text = self._text.feed(chunk, final=final)
         if text:
             self._listener(text)
+
+
+def _unmasked(text: str) -> str:
+    return text
+
+
+_unmasked.max_match_length = 0  # type: ignore[attr-defined]  # nothing held back
 
 
 __all__ = ["LiveText", "OutputListener", "current_listener", "listening"]

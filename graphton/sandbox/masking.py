@@ -27,6 +27,7 @@ until more output arrives.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -103,4 +104,31 @@ class StreamMasker:
         return self._filter(text) if text else ""
 
 
-__all__ = ["DEFAULT_MAX_MATCH_LENGTH", "BoundedFilter", "StreamMasker", "max_match_length"]
+class MaskedDecoder:
+    """A byte stream to masked text: UTF-8 decoded across reads (a character split
+    between two reads is whole), then masked across reads (a `StreamMasker`)."""
+
+    def __init__(self, output_filter: Callable[[str], str], errors: str) -> None:
+        self._errors = errors
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
+        self._masker = StreamMasker(output_filter)
+
+    def feed(self, data: bytes, *, final: bool = False) -> str:
+        """The masked text now certain; with `final`, all the rest too."""
+        text = self._masker.feed(self._decoder.decode(data, final=final))
+        return text + self._masker.flush() if final else text
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes fed and not yet returned (an unfinished character, held-back text)."""
+        held = self._masker.pending.encode("utf-8", errors=self._errors)
+        return len(self._decoder.getstate()[0]) + len(held)
+
+
+__all__ = [
+    "DEFAULT_MAX_MATCH_LENGTH",
+    "BoundedFilter",
+    "MaskedDecoder",
+    "StreamMasker",
+    "max_match_length",
+]
