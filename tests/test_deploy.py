@@ -96,38 +96,27 @@ def test_the_install_steps_give_a_working_worker_command(tmp_path: Path) -> None
         ).write_text(f"{site}\n")
         pip += ["--no-deps"]
     subprocess.run([*pip, "."], cwd=context, check=True, timeout=540)
-    where = subprocess.run(
-        [str(python), "-c", "import agent_runner, graphton; print(agent_runner.__file__)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    assert str(venv) in where  # the installed copy, not this checkout
-    shown = subprocess.run(
-        [str(venv / "bin" / "agent-runner"), "worker", "--help"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+
+    def installed(*command: str) -> subprocess.CompletedProcess[str]:
+        """A command of the installed copy, run away from this checkout."""
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    where = installed(
+        str(python), "-c", "import agent_runner, graphton; print(agent_runner.__file__)"
     )
+    assert where.returncode == 0, where.stderr
+    assert str(venv) in where.stdout  # the installed copy, not this checkout
+    shown = installed(str(venv / "bin" / "agent-runner"), "worker", "--help")
     assert shown.returncode == 0, shown.stderr
     assert "ExecuteGraphton" in shown.stdout
-    data = subprocess.run(
-        [
-            str(python),
-            "-c",
-            "import agent_runner.worker, importlib.resources as r;"
-            "print((r.files('agent_runner.proto.agentic.agent.v1') / 'agent.proto').is_file())",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    assert data.strip() == "True"
+    data = installed(
+        str(python),
+        "-c",
+        "import agent_runner.worker, importlib.resources as r;"
+        "print((r.files('agent_runner.proto.agentic.agent.v1') / 'agent.proto').is_file())",
+    )
+    assert data.returncode == 0, data.stderr
+    assert data.stdout.strip() == "True"
 
 
 def manifests() -> list[dict[str, Any]]:
