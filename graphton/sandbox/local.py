@@ -61,6 +61,7 @@ from graphton.sandbox.capture import SpoolBudget, SpoolTarget, StreamCapture
 from graphton.sandbox.guard import TAG_VARIABLE, CommandGuard, reap_leftovers
 from graphton.sandbox.live_output import current_listener
 from graphton.sandbox.result import TIMEOUT_EXIT_CODE, ExecutionResult
+from graphton.sandbox.spawn import CommandEnvironment, RunningCommand
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,9 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         super().__init__(root_dir=root, virtual_mode=True)
         reap_leftovers(root)
         tag = uuid.uuid4().hex
-        self._extra_env = {"PYTHONUNBUFFERED": "1", **(env or {}), TAG_VARIABLE: tag}
-        self._withheld_env = frozenset(withheld_env)
+        self._environment = CommandEnvironment(
+            {"PYTHONUNBUFFERED": "1", **(env or {}), TAG_VARIABLE: tag}, withheld_env
+        )
         self._timeout = timeout
         self._max_output_bytes = max_output_bytes
         self._output_filter = output_filter
@@ -133,11 +135,6 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         self._spool_budget = SpoolBudget(spool_total_bytes)
         self._guard = CommandGuard(root, tag)
         self._process_groups: set[int] = set()
-
-    def _command_env(self) -> dict[str, str]:
-        """This process's environment as it is now, less the withheld names, plus `env`."""
-        inherited = {k: v for k, v in os.environ.items() if k not in self._withheld_env}
-        return {**inherited, **self._extra_env}
 
     @property
     def id(self) -> str:
@@ -439,82 +436,57 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             return ExecutionResult(
                 exit_code=1, stderr="Error: the command is empty; give a shell command to run."
             )
-        loop = asyncio.get_running_loop()
         self._guard.arm()
-        # Shielded: a cancellation that arrives while the command starts (the
-        # shell already runs) must still find its process group to kill.
-        starting = asyncio.ensure_future(
-            loop.subprocess_shell(
-                lambda: _CaptureProtocol(loop, self._streams()),
-                command,
-                cwd=self.cwd,
-                env=self._command_env(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
-        )
-        cancelled = False
+        stdout, stderr = self._streams()
         try:
-            transport, capture = await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            cancelled = True
-            try:
-                transport, capture = await starting
-            except (OSError, ValueError):
-                raise asyncio.CancelledError from None
+            running = RunningCommand.start(
+                command, cwd=self.cwd, env=self._environment.now(), stdout=stdout, stderr=stderr
+            )
         except (OSError, ValueError) as err:  # ValueError: a NUL byte or a lone surrogate
             return ExecutionResult(
                 exit_code=126,
                 stderr=f"could not start the command: {_describe_start_error(err)}",
                 duration_s=time.monotonic() - started,
             )
-        group = transport.get_pid()
+        group = running.pid
         self._process_groups.add(group)
-        if cancelled:
-            _kill_group(group)
-            await asyncio.shield(capture.exited)
-            transport.close()
-            capture.close()
-            raise asyncio.CancelledError
         timed_out = False
         try:
             # Shielded: a timeout or cancellation must not cancel the futures themselves.
             async with asyncio.timeout(limit or None):
-                await asyncio.shield(capture.exited)
-                await capture.output_closed_within(DRAIN_AFTER_EXIT_S)
+                await asyncio.shield(running.exited)
+                await running.output_closed_within(DRAIN_AFTER_EXIT_S)
         except TimeoutError:
             timed_out = True
             _kill_group(group)
-            await asyncio.shield(capture.exited)
-            await capture.output_closed_within(DRAIN_AFTER_EXIT_S)
+            await asyncio.shield(running.exited)
+            await running.output_closed_within(DRAIN_AFTER_EXIT_S)
         except asyncio.CancelledError:
             _kill_group(group)
-            await asyncio.shield(capture.exited)
+            await asyncio.shield(running.exited)
             raise
         finally:
-            # Output still open here belongs to background children that keep the
-            # pipe; closing the transport stops reading it (they live on).
-            transport.close()
-            capture.close()
+            running.close()
+            stdout.close()
+            stderr.close()
             if not _group_alive(group):
                 self._process_groups.discard(group)
-        return self._result(capture, transport.get_returncode(), timed_out, limit, started)
+        return self._result(stdout, stderr, running.returncode, timed_out, limit, started)
 
     def _result(
         self,
-        capture: _CaptureProtocol,
+        stdout: StreamCapture,
+        stderr: StreamCapture,
         returncode: int | None,
         timed_out: bool,
         limit: int,
         started: float,
     ) -> ExecutionResult:
-        stderr_text = capture.stderr.text()  # masked already, like stdout
+        stderr_text = stderr.text()  # masked already, like stdout
         if timed_out:
             note = f"[killed after {limit}s: the command timed out]"
             stderr_text = f"{stderr_text}\n{note}" if stderr_text else note
-        errors = {s.spool_error for s in (capture.stdout, capture.stderr) if s.spool_error}
+        errors = {s.spool_error for s in (stdout, stderr) if s.spool_error}
         if errors:
             log.warning(
                 "sandbox %s: the full output of a command could not be kept: %s",
@@ -523,9 +495,9 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             )
         return ExecutionResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else _shell_exit_code(returncode),
-            stdout=capture.stdout.text(),
+            stdout=stdout.text(),
             stderr=stderr_text,
-            truncated=capture.stdout.dropped > 0 or capture.stderr.dropped > 0,
+            truncated=stdout.dropped > 0 or stderr.dropped > 0,
             timed_out=timed_out,
             duration_s=time.monotonic() - started,
         )
@@ -565,46 +537,6 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
             self._process_groups.discard(group)
         self._guard.close()
         return killed
-
-
-class _CaptureProtocol(asyncio.SubprocessProtocol):
-    """Receives a command's output straight into bounded captures, and its exit.
-
-    No stream readers or reading tasks: each chunk the event loop reads is kept
-    (up to the limits) or counted, at once. `exited` resolves when the process
-    exits; Python 3.11's `Process.wait()` would also wait for the pipes, which a
-    background child can hold open indefinitely.
-    """
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, streams: tuple[StreamCapture, StreamCapture]
-    ) -> None:
-        self.stdout, self.stderr = streams
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self._output_closed: asyncio.Future[None] = loop.create_future()
-        self._open_pipes = 2
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        (self.stdout if fd == 1 else self.stderr).feed(data)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd in (1, 2):
-            self._open_pipes -= 1
-            if self._open_pipes == 0 and not self._output_closed.done():
-                self._output_closed.set_result(None)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    async def output_closed_within(self, seconds: float) -> None:
-        if not self._output_closed.done():
-            await asyncio.wait({self._output_closed}, timeout=seconds)
-
-    def close(self) -> None:
-        """No more output will be read: finish what is kept."""
-        self.stdout.close()
-        self.stderr.close()
 
 
 def _check_pattern(name: str, value: str) -> None:
