@@ -42,6 +42,7 @@ from agent_runner.workflow import (
     InvokeAgentExecution,
     RecordExecutionFailure,
 )
+from graphton.tracing import skip_langsmith_thread_hops
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ async def run_worker(
     secrets = SecretRegistry()
     install_log_filter(secrets)
     install_one_line_failures()
+    skip_langsmith_thread_hops()
     _load_provider_client(config)
     client = await connect_temporal(config)
     async with (

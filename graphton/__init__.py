@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     )
     from graphton.sandbox.daytona import DaytonaBackend
     from graphton.testing import Script, ScriptedChatModel
+    from graphton.tracing import skip_langsmith_thread_hops
 
 _HOMES = {
     "graphton.agent": ["create_deep_agent"],
@@ -78,6 +79,7 @@ _HOMES = {
     ],
     "graphton.sandbox.daytona": ["DaytonaBackend"],
     "graphton.testing": ["Script", "ScriptedChatModel"],
+    "graphton.tracing": ["skip_langsmith_thread_hops"],
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -107,6 +109,7 @@ __all__ = [
     "create_deep_agent",
     "create_sandbox_backend",
     "events_from_messages",
+    "skip_langsmith_thread_hops",
     "stream_events",
 ]
 

@@ -6,9 +6,11 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from langsmith._internal import _aiter
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowFailureError
@@ -77,10 +79,22 @@ FULL_RUN = [
 ]
 
 
-async def test_a_run_ends_completed_with_the_full_status_and_its_files(stack: Stack) -> None:
+async def test_a_run_ends_completed_with_the_full_status_and_its_files(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread_hops: list[object] = []
+    hop = _aiter._default_aio_to_thread
+
+    async def counted_hop(*args: Any, **kwargs: Any) -> Any:
+        thread_hops.append(args[1])
+        return await hop(*args, **kwargs)
+
+    monkeypatch.setattr(_aiter, "_default_aio_to_thread", counted_hop)
     execution = await stack.new_execution("Write a greeting", FULL_RUN)
     handle = await stack.start(execution)
     result = await handle.result()
+    # The worker keeps LangSmith's per-hook bookkeeping on the loop (nothing is traced).
+    assert thread_hops == []
 
     assert (stack.workspace / "hello.txt").read_text() == "hello"
     stored = (await stack.stored(execution.metadata.id)).status
