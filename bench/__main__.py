@@ -17,6 +17,7 @@ from bench.common import (
     quick,
     write_results,
 )
+from graphton.tracing import skip_langsmith_thread_hops
 
 
 async def main(selected: list[str]) -> None:
@@ -25,6 +26,9 @@ async def main(selected: list[str]) -> None:
     if unknown:
         sys.exit(f"no benchmark named {', '.join(unknown)}; the benchmarks are: {', '.join(names)}")
     logging.basicConfig(level=logging.WARNING)
+    # As the worker does: LangSmith's per-hook bookkeeping stays on the loop when
+    # nothing is traced. Process-wide, so both sides of every comparison run so.
+    skip_langsmith_thread_hops()
     previous, runs = previous_results()
     if not selected:  # a full run replaces every row
         previous, runs = [], {}

@@ -30,6 +30,7 @@ from agent_runner.redaction import Redactor
 from agent_runner.secrets import Secret
 from agent_runner.skills import ResolvedSkill, SkillWriter
 from agent_runner.status import StatusBuilder, StatusReporter
+from bench.cluster import TOKEN, start_daemon_process
 from bench.common import HERE, Comparison, alternate, now, peak_rss_mib_of, rounds
 from bench.growth import memory_per_execution, scaling, startup
 from bench.peer import peer_resume, peer_steps, peer_streaming
@@ -149,6 +150,15 @@ async def huge_output(megabytes: int = 200) -> list[Comparison]:
     return [growth, duration]
 
 
+def runner_status_builder() -> StatusBuilder:
+    """A status builder wired as ExecuteGraphton wires it: masking with the execution's
+    redactor, and the whole-status redaction pass only when a secret is in it."""
+    redactor = Redactor()
+    return StatusBuilder(
+        redact=redactor, hold_back=redactor.unfinished_tail, secret_in=redactor.found_in
+    )
+
+
 def _step_script(steps: int) -> graphton.Script:
     turns: list[dict[str, Any]] = [
         {"tool_calls": [{"name": "execute", "args": {"command": "true"}}]} for _ in range(steps)
@@ -158,15 +168,10 @@ def _step_script(steps: int) -> graphton.Script:
 
 
 async def agent_step_overhead(steps: int = 100) -> list[Comparison]:
-    count = rounds(10, 2)
+    count = rounds(16, 2)
     root = Path(tempfile.mkdtemp(prefix="bench-agent-"))
-    data = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
-    catalog = load_catalog(DEFAULT_RESOURCES_DIR, REPO / "skills")
-    daemon = LocalDaemon(DaemonSettings("127.0.0.1:0", "bench", data), catalog)
-    await daemon.start()
-    client = BackendClient(
-        BackendConfig(endpoint=f"127.0.0.1:{daemon.port}", api_key=Secret("bench"), tls=False)
-    )
+    daemon, address = start_daemon_process(Path(tempfile.mkdtemp(prefix="bench-daemon-")))
+    client = BackendClient(BackendConfig(endpoint=address, api_key=Secret(TOKEN), tls=False))
     session = await client.create_session(
         wire.session.Session(spec=wire.session.SessionSpec(agent_instance_id="demo"))
     )
@@ -181,7 +186,7 @@ async def agent_step_overhead(steps: int = 100) -> list[Comparison]:
         agent = graphton.create_deep_agent(
             model=model, system_prompt="bench", sandbox=graphton.FilesystemBackend(root)
         )
-        builder = StatusBuilder(redact=Redactor())
+        builder = runner_status_builder()
 
         async def push(status: ax.AgentExecutionStatus) -> None:
             await client.update_execution_status(execution.metadata.id, status)
@@ -220,13 +225,14 @@ async def agent_step_overhead(steps: int = 100) -> list[Comparison]:
         alternative="bare deepagents agent over LocalShellBackend, no status",
         target=Target(1.10),
         note="ours: graphton agent over FilesystemBackend, typed events, status built and pushed "
-        "to the local daemon over gRPC (ExecuteGraphton's loop without Temporal).",
+        "over gRPC to the local daemon, which runs in its own process as it does for the "
+        "runner (ExecuteGraphton's loop without Temporal).",
     )
     try:
         comparison.ours, comparison.theirs = await alternate(ours, bare, count)
     finally:
         await client.close()
-        await daemon.stop()
+        daemon.stop()
     return [comparison]
 
 
@@ -328,7 +334,7 @@ async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Com
 
     async def ours() -> tuple[int, list[float]]:
         execution_id = await new_execution()
-        builder = StatusBuilder(redact=Redactor())
+        builder = runner_status_builder()
         changes, pushes = _tracked_pushes()
 
         async def push(status: ax.AgentExecutionStatus) -> None:
@@ -355,7 +361,7 @@ async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Com
 
     async def every_ten_events() -> tuple[int, list[float]]:
         execution_id = await new_execution()
-        builder = StatusBuilder(redact=Redactor())
+        builder = runner_status_builder()
         changes, pushes = _tracked_pushes()
 
         async def push() -> None:
@@ -439,7 +445,7 @@ async def status_push_growth(sizes: tuple[int, ...] = (10, 100, 1000, 10_000)) -
             execution = await client.create_execution(
                 ax.AgentExecution(spec=ax.AgentExecutionSpec(agent_id="demo", message="go"))
             )
-            builder = StatusBuilder(redact=Redactor())
+            builder = runner_status_builder()
             builder.start("go")
             for n in range(size):
                 builder.status.messages.add(

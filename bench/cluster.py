@@ -113,6 +113,20 @@ def start_process(command: Sequence[str], ready_line: str, env: dict[str, str]) 
     return worker
 
 
+def start_daemon_process(data: Path) -> tuple[WorkerProcess, str]:
+    """The local daemon in its own process, as the runner meets it (a backend it calls
+    over gRPC, not work on its own event loop); returns it and its address."""
+    address = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "STIGMER_API_KEY": TOKEN,
+        "AGENT_RUNNER_DATA_DIR": str(data),
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [str(Path(sys.executable).parent / "agent-runner"), "daemon", "--listen", address]
+    return start_process(command, "daemon listening", env), address
+
+
 def script_file(folder: Path, turns: list[dict[str, Any]], chunk_delay_s: float = 0.0) -> Path:
     import yaml
 

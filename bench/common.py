@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -132,13 +133,26 @@ async def alternate(
     ours: Callable[[], Awaitable[float]],
     theirs: Callable[[], Awaitable[float]],
     rounds: int,
+    *,
+    warmup: int = 1,
 ) -> tuple[list[float], list[float]]:
-    """Run both sides in turn, `rounds` times each, starting with a different side each round."""
+    """Run both sides in turn, `rounds` times each, starting with a different side each round.
+
+    Each side first runs `warmup` times untimed (first-use costs: imports, caches, the
+    first connection). Each run starts after a full garbage collection: a run leaves
+    cycles (an agent's graph, its messages) that the collector would otherwise sweep
+    in the middle of the next run, whichever side that is.
+    """
+    for _ in range(warmup):
+        for run in (ours, theirs):
+            gc.collect()
+            await run()
     mine: list[float] = []
     other: list[float] = []
     for n in range(rounds):
         order = [(ours, mine), (theirs, other)]
         for run, out in order if n % 2 == 0 else reversed(order):
+            gc.collect()
             out.append(await run())
     return mine, other
 

@@ -45,7 +45,7 @@ async def _batch(cluster: Cluster, queue: str, script: Path, concurrency: int, t
             try:
                 await cluster.run_ours(execution, queue)
             except WorkflowFailureError as err:
-                failures.append(str(err.cause.message if err.cause else err))
+                failures.append(str(err.cause or err))
                 return
             latencies.append(now() - start)
 
@@ -143,7 +143,7 @@ async def memory_per_execution() -> list[Comparison]:
         for n in range(count):
             points: list[tuple[float, float]] = []
             for c in LEVELS if n % 2 == 0 else tuple(reversed(LEVELS)):
-                stop, peaks = threading.Event(), []
+                stop, peaks = threading.Event(), list[float]()
                 sampler = threading.Thread(target=_peak_rss, args=(worker, stop, peaks))
                 sampler.start()
                 failed += (await _batch(cluster, "memory", sleepy, c, c)).failures

@@ -60,8 +60,9 @@ class PeerSandbox(graphton.FilesystemBackend):
     `ExecuteResponse`: the peer rebuilds only deepagents' types after an activity, and our
     `ExecutionResult` (a subclass) would reach the agent as a plain dict."""
 
-    # The signature is deepagents' own: the time limit is the backend's, in seconds.
-    async def aexecute(
+    # The signature is deepagents' own: the time limit is the backend's, in seconds. The
+    # return type narrows ours back to deepagents' on purpose (see the class's docstring).
+    async def aexecute(  # type: ignore[override]
         self,
         command: str,
         *,
