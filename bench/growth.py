@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,15 @@ class Batch:
     """Each completed execution's, workflow start to completion (s)."""
     failures: list[str]
     """Why each failed execution failed."""
+    cpu_busy: float
+    """Share of the machine's CPU time that was busy during the batch (all processes)."""
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 async def _batch(cluster: Cluster, queue: str, script: Path, concurrency: int, total: int) -> Batch:
@@ -49,9 +59,12 @@ async def _batch(cluster: Cluster, queue: str, script: Path, concurrency: int, t
                 return
             latencies.append(now() - start)
 
-    start = now()
+    start, (busy_before, total_before) = now(), _cpu_times()
     await asyncio.gather(*(one() for _ in range(total)))
-    return Batch(len(latencies) / (now() - start) * 60, latencies, failures)
+    elapsed = now() - start
+    busy_after, total_after = _cpu_times()
+    busy = (busy_after - busy_before) / max(total_after - total_before, 1)
+    return Batch(len(latencies) / elapsed * 60, latencies, failures, busy)
 
 
 async def scaling() -> list[Comparison]:
@@ -91,6 +104,9 @@ async def scaling() -> list[Comparison]:
         failures: dict[tuple[str, int], list[str]] = {
             (queue, c): [] for queue in ("solo", "pair") for c in LEVELS
         }
+        cpu_busy: dict[tuple[str, int], list[float]] = {
+            (queue, c): [] for queue in ("solo", "pair") for c in LEVELS
+        }
         for n in range(count):
             for c in LEVELS:
                 sides = ["solo", "pair"] if n % 2 == 0 else ["pair", "solo"]
@@ -98,6 +114,7 @@ async def scaling() -> list[Comparison]:
                     batch = await _batch(cluster, queue, script, c, totals[c])
                     per_minute, latencies = batch.per_minute, batch.latencies
                     failures[(queue, c)] += batch.failures
+                    cpu_busy[(queue, c)].append(batch.cpu_busy)
                     if queue == "pair":
                         throughput[c].ours.append(per_minute)
                         latency[c].theirs.append(percentile(latencies, 0.95))
@@ -107,15 +124,20 @@ async def scaling() -> list[Comparison]:
                         solo_latencies[c].append(latencies)
         for c in LEVELS:
             latency[c].figure = pooled_percentile(solo_latencies[c], 0.95)
+            throughput[c].note = (
+                f"CPU busy (all {cpus} CPUs, every process) during the batches: one worker "
+                f"{statistics.median(cpu_busy[('solo', c)]):.0%}, two workers "
+                f"{statistics.median(cpu_busy[('pair', c)]):.0%}."
+            )
             failed = {q: failures[(q, c)] for q in ("solo", "pair") if failures[(q, c)]}
             if failed:
-                throughput[c].note = "failed executions (not counted): " + "; ".join(
+                throughput[c].note += " Failed executions (not counted): " + "; ".join(
                     f"{'one worker' if q == 'solo' else 'two workers'}: {len(why)} of "
                     f"{totals[c] * count} ({sorted(set(why))[0]})"
                     for q, why in failed.items()
                 )
-    throughput[max(LEVELS)].note += (" " if throughput[max(LEVELS)].note else "") + (
-        f"this machine has {cpus} CPUs, shared with the Temporal dev server, the daemon and "
+    throughput[max(LEVELS)].note += (
+        f" This machine has {cpus} CPUs, shared with the Temporal dev server, the daemon and "
         "this process, and with other work (see the load above): two workers can only beat "
         "one where a core is idle, so the 1.6x target needs cores this run did not have. "
         "Each worker runs at most 50 executions at once; the reference workflow's worker "
