@@ -452,20 +452,26 @@ class FilesystemBackend(_FileToolsBackend, SandboxBackendProtocol):
         self._process_groups.add(group)
         timed_out = False
         try:
-            # Shielded: a timeout or cancellation must not cancel the futures themselves.
-            async with asyncio.timeout(limit or None):
+            try:
+                # Shielded: a timeout or cancellation must not cancel the future itself.
+                async with asyncio.timeout(limit or None):
+                    await asyncio.shield(running.exited)
+            except TimeoutError:
+                timed_out = True
+                _kill_group(group)
                 await asyncio.shield(running.exited)
-                await running.output_closed_within(DRAIN_AFTER_EXIT_S)
-        except TimeoutError:
-            timed_out = True
-            _kill_group(group)
-            await asyncio.shield(running.exited)
+            # Outside the time limit: a command that ended in time is not timed out for
+            # a background child that keeps its output open (`server &`).
             await running.output_closed_within(DRAIN_AFTER_EXIT_S)
         except asyncio.CancelledError:
             _kill_group(group)
             await asyncio.shield(running.exited)
             raise
         finally:
+            if not running.exited.done():
+                # Cancelled again while it died, or the coroutine closed with its loop:
+                # nothing will wait for it here, so nothing of it may run on.
+                _kill_group(group)
             running.close()
             stdout.close()
             stderr.close()

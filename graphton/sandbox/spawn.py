@@ -67,7 +67,9 @@ def _process_environment() -> Mapping[bytes, bytes]:
     store = getattr(os.environ, "_data", None)
     if isinstance(store, dict):
         return store
-    return dict(os.environb)
+    # os.environ replaced by a plain mapping (a test's patch, say): that mapping is
+    # what this process means by its environment; os.environb still has the old one.
+    return {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
 
 
 class RunningCommand:
@@ -89,10 +91,18 @@ class RunningCommand:
         self._output_closed: asyncio.Future[None] = loop.create_future()
         self._open_pipes: dict[int, IO[bytes]] = {}
         self._pidfd: int | None = None
+        self._sink_failures = 0
         assert process.stdout is not None and process.stderr is not None
-        for pipe, sink in ((process.stdout, stdout), (process.stderr, stderr)):
-            self._watch_pipe(pipe, sink)
-        self._watch_exit()
+        try:
+            for pipe, sink in ((process.stdout, stdout), (process.stderr, stderr)):
+                self._watch_pipe(pipe, sink)
+            self._watch_exit()
+        except BaseException:
+            # Nothing of it may stay registered with the loop: the next command's pipes
+            # would get these fd numbers, and a stale registration would swallow them.
+            self._stop_watching_exit()
+            self.close()
+            raise
 
     @classmethod
     def start(
@@ -121,11 +131,10 @@ class RunningCommand:
         try:
             return cls(loop, process, stdout, stderr)
         except BaseException:
-            # Nothing watches it yet: end it here rather than leave it unreaped.
+            # Nothing watches it: end it here rather than leave it running, unreaped.
             with contextlib.suppress(OSError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            _close_quietly(process.stdout, process.stderr)
             raise
 
     @property
@@ -137,9 +146,19 @@ class RunningCommand:
             await asyncio.wait({self._output_closed}, timeout=seconds)
 
     def close(self) -> None:
-        """Stop reading: output still open belongs to background children (they live on)."""
+        """Stop reading: output still open belongs to background children (they live on).
+
+        Before the exit is seen (the awaiting coroutine was closed, not cancelled: its
+        loop went away) the caller has killed the group; a thread reaps the shell then,
+        since this loop may never run again."""
         for fd in list(self._open_pipes):
             self._close_pipe(fd)
+        if self._sink_failures > 1:
+            log.error("a command's output could not be kept %d more times", self._sink_failures - 1)
+            self._sink_failures = 0
+        if not self.exited.done() and self._pidfd is not None:
+            self._stop_watching_exit()
+            self._wait_in_thread_from_now()
 
     # -- output --------------------------------------------------------------
 
@@ -164,15 +183,19 @@ class RunningCommand:
             sink.feed(data)
         except Exception:
             # The pipe must still be drained, or the command would block on a full pipe.
-            log.exception("a command's output could not be kept; reading goes on")
+            # One traceback says why; the count of later failures comes with `close`.
+            self._sink_failures += 1
+            if self._sink_failures == 1:
+                log.exception("a command's output could not be kept; reading goes on")
 
     def _close_pipe(self, fd: int) -> None:
         pipe = self._open_pipes.pop(fd, None)
         if pipe is None:
             return
-        self._loop.remove_reader(fd)
+        if not self._loop.is_closed():
+            self._loop.remove_reader(fd)
         _close_quietly(pipe)
-        if not self._open_pipes and not self._output_closed.done():
+        if not self._open_pipes and not self._output_closed.done() and not self._loop.is_closed():
             self._output_closed.set_result(None)
 
     # -- exit ----------------------------------------------------------------
@@ -182,17 +205,24 @@ class RunningCommand:
             self._pidfd = os.pidfd_open(self.pid)
         except (AttributeError, OSError):
             # No pidfd here: a thread waits, as asyncio's own child watcher does.
-            threading.Thread(
-                target=self._wait_in_thread, name=f"command-{self.pid}", daemon=True
-            ).start()
+            self._wait_in_thread_from_now()
             return
         self._loop.add_reader(self._pidfd, self._on_exit_seen)
 
-    def _on_exit_seen(self) -> None:
+    def _stop_watching_exit(self) -> None:
         if self._pidfd is not None:
-            self._loop.remove_reader(self._pidfd)
+            if not self._loop.is_closed():
+                self._loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
+
+    def _wait_in_thread_from_now(self) -> None:
+        threading.Thread(
+            target=self._wait_in_thread, name=f"command-{self.pid}", daemon=True
+        ).start()
+
+    def _on_exit_seen(self) -> None:
+        self._stop_watching_exit()
         self._process.wait()  # the process is a zombie: reaping it does not block
         self._set_exited()
 

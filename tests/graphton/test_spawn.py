@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from graphton import FilesystemBackend
 from graphton.sandbox import spawn
+from tests.helpers import process_gone, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +111,93 @@ async def test_a_command_that_cannot_start_leaves_nothing_behind(root: Path) -> 
     assert "could not start the command" in result.stderr
     assert (await backend.aexecute("echo still fine")).stdout == "still fine\n"
     backend.kill_all()
+
+
+async def test_an_environment_replaced_by_a_plain_mapping_is_the_one_commands_get(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = FilesystemBackend(root)
+    monkeypatch.setattr(os, "environ", {**os.environ, "SWAPPED_IN": "yes"})
+    assert (await backend.aexecute('echo "${SWAPPED_IN:-no}"')).stdout == "yes\n"
+    backend.kill_all()
+
+
+async def test_a_command_that_could_not_be_watched_leaves_nothing_registered(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = FilesystemBackend(root)
+    await backend.aexecute("true")  # the guard's watchdog is up before the threads fail
+
+    def refused(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.EPERM, "pidfd_open refused")
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    with monkeypatch.context() as threads:
+        threads.setattr(threading.Thread, "start", no_thread)
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            await backend.aexecute("sleep 30")
+    # The next command gets the same fd numbers: stale registrations would swallow them.
+    result = await backend.aexecute("echo two; echo err >&2")
+    assert (result.stdout, result.stderr) == ("two\n", "err\n")
+    backend.kill_all()
+
+
+async def test_a_command_that_ends_in_time_is_not_timed_out_for_a_child_holding_its_output(
+    root: Path,
+) -> None:
+    backend = FilesystemBackend(root)
+    result = await backend.aexecute("sleep 5 & echo started", timeout=1)
+    assert (result.exit_code, result.timed_out, result.stdout) == (0, False, "started\n")
+    assert backend.kill_all() == 1  # the child lives on until the execution ends
+
+
+def test_a_command_whose_loop_goes_away_is_killed_and_reaped(root: Path) -> None:
+    backend = FilesystemBackend(root)
+    asyncio.run(backend.aexecute("true"))
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(
+        backend.aexecute("echo $$ > shell; sleep 30 & echo $! > child; exec sleep 30")
+    )
+    loop.run_until_complete(asyncio.sleep(0.3))
+    shell, child = (int((root / name).read_text()) for name in ("shell", "child"))
+    loop.close()  # without cancelling the task: its coroutine is closed when collected
+    del task
+    gc.collect()
+    wait_until(lambda: process_gone(child) and not Path(f"/proc/{shell}").exists())
+    pidfds = [fd for fd in os.listdir("/proc/self/fd") if "pidfd" in _link(fd)]
+    assert pidfds == []
+    backend.kill_all()
+
+
+def _link(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+async def test_a_failing_consumer_is_logged_once_with_a_count(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Failing:
+        def feed(self, chunk: bytes) -> None:
+            raise RuntimeError("the consumer broke")
+
+    root.mkdir()
+    running = spawn.RunningCommand.start(
+        "for i in 1 2 3 4 5; do echo $i; sleep 0.05; done",
+        cwd=root,
+        env=spawn.CommandEnvironment({}, ()).now(),
+        stdout=Failing(),
+        stderr=Failing(),
+    )
+    with caplog.at_level(logging.ERROR, logger="graphton.sandbox.spawn"):
+        await asyncio.wait_for(asyncio.shield(running.exited), 30)
+        await running.output_closed_within(5)
+        running.close()
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1
+    assert re.search(r"could not be kept \d+ more times", caplog.text)
