@@ -100,7 +100,7 @@ def test_every_public_name_is_the_object_of_its_own_module() -> None:
         "    assert getattr(graphton, name) is getattr(home, name), name\n"
         "print(sorted(graphton.__all__) == sorted(graphton._HOME_OF), len(graphton.__all__))"
     )
-    assert _run(code) == "True 26"
+    assert _run(code) == "True 27"
 
 
 def test_the_runner_never_reaches_a_graphton_module_it_did_not_import() -> None:
