@@ -23,6 +23,8 @@ from langgraph.config import get_stream_writer
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Durability
 
+from graphton.text_deltas import TEXT_DELTA, with_text_deltas
+
 SUBAGENT_TOOL = "task"
 EXECUTE_TOOL = "execute"
 _TASK_STARTED = "graphton.task_started"
@@ -148,10 +150,8 @@ class _Translator:
 
     def translate(self, namespace: tuple[str, ...], mode: str, data: Any) -> list[AgentEvent]:
         subagent = self.owner(namespace)
-        if mode == "messages":
-            return self._message(data, subagent)
         if mode == "custom":
-            return self._custom(data)
+            return self._custom(data, subagent)
         if mode == "updates" and isinstance(data, Mapping):
             events: list[AgentEvent] = []
             for node, update in data.items():
@@ -159,19 +159,14 @@ class _Translator:
             return events
         return []
 
-    def _message(self, data: Any, subagent: str | None) -> list[AgentEvent]:
-        message, metadata = data
-        if metadata.get("langgraph_node") != "model" or not isinstance(message, AIMessage):
+    def _custom(self, data: Any, subagent: str | None) -> list[AgentEvent]:
+        if not isinstance(data, Mapping):
             return []
-        # A model that does not stream sends its whole answer as one AIMessage:
-        # that is one delta like any chunk.
-        text = str(message.text)
-        if not text:
-            return []
-        return [AITextDelta(text=text, message_id=message.id, subagent=subagent)]
-
-    def _custom(self, data: Any) -> list[AgentEvent]:
-        if not isinstance(data, Mapping) or _TASK_STARTED not in data:
+        if TEXT_DELTA in data:
+            text = str(data[TEXT_DELTA])
+            message_id = data.get("message_id")
+            return [AITextDelta(text=text, message_id=message_id, subagent=subagent)]
+        if _TASK_STARTED not in data:
             return []
         call_id, task_ns = str(data[_TASK_STARTED]), str(data["task_ns"])
         args = self.pending_tasks.get(call_id, {})
@@ -313,8 +308,10 @@ async def stream_events(
     translator = _Translator()
     async for namespace, mode, data in graph.astream(
         input,
-        config,
-        stream_mode=["messages", "updates", "custom"],
+        # The model's text comes through the custom stream (see graphton.text_deltas):
+        # LangGraph's "messages" mode costs each step a walk of the whole conversation.
+        with_text_deltas(config),
+        stream_mode=["updates", "custom"],
         subgraphs=True,
         # without a checkpointer there is nothing to store (and LangGraph rejects "sync")
         durability=durability if isinstance(graph.checkpointer, BaseCheckpointSaver) else None,
