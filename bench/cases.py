@@ -200,8 +200,7 @@ async def agent_step_overhead(steps: int = 100) -> list[Comparison]:
             {"messages": [{"role": "user", "content": "go"}]},
             {"configurable": {"thread_id": "x"}},
         ):
-            builder.apply(event)
-            reporter.changed()
+            reporter.changed(urgent=builder.apply(event))  # as ExecuteGraphton does
         builder.complete()
         await reporter.finish(time.monotonic() + 30)
         return now() - start
@@ -350,9 +349,9 @@ async def status_streaming(tokens: int = 2000, tool_calls: int = 20) -> list[Com
             {"messages": [{"role": "user", "content": "go"}]},
             {"configurable": {"thread_id": "o"}},
         ):
-            builder.apply(event)
+            urgent = builder.apply(event)
             changes.append(time.monotonic())
-            reporter.changed()
+            reporter.changed(urgent=urgent)
         builder.complete()
         changes.append(time.monotonic())
         reporter.changed(urgent=True)

@@ -290,8 +290,9 @@ class _ExecutionRun:
         started_at: dict[str, float] = {}
         metrics = self.deps.metrics
         async for event in graphton.stream_events(agent, graph_input, config):  # type: ignore[arg-type]
-            self.builder.apply(event)
-            self.reporter.changed()
+            # The agent's first words go at once (a watcher's time to first token);
+            # everything after rides the staleness budget.
+            self.reporter.changed(urgent=self.builder.apply(event))
             if isinstance(event, graphton.ToolStarted):
                 started_at[event.call_id] = time.monotonic()
             elif isinstance(event, graphton.ToolFinished):

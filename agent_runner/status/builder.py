@@ -80,6 +80,8 @@ class StatusBuilder:
         """Running commands' latest output and how many characters came before it,
         by tool call id, until their result."""
         self._subagents: dict[str, ax.SubAgentExecution] = {}
+        self._answer_shown = False
+        """Whether any of the agent's own text is in the status yet."""
 
     def _text(self, text: str, limit: int = TEXT_LIMIT) -> str:
         return cap(self._redact(text), limit)
@@ -111,18 +113,21 @@ class StatusBuilder:
 
     # -- events ------------------------------------------------------------------
 
-    def apply(self, event: graphton.AgentEvent) -> None:
+    def apply(self, event: graphton.AgentEvent) -> bool:
+        """Apply one event; True when the change is one a watcher is waiting for: the
+        first of the agent's words to reach the status (its time to first token).
+        Later words ride the reporter's staleness budget with the rest of the burst."""
         if event.subagent is not None:
             self._apply_subagent_event(event)
-            return
+            return False
         match event:
             case graphton.AITextDelta():
                 masked = self._redact(self._held_text + event.text)
                 ready = len(masked) - self._hold_back(masked)
                 self._held_text = masked[ready:]
-                self._ai_message().content = cap(
-                    self._ai_message().content + masked[:ready], TEXT_LIMIT
-                )
+                message = self._ai_message()
+                message.content = cap(message.content + masked[:ready], TEXT_LIMIT)
+                return self._shows_first_words(message)
             case graphton.AIMessageCompleted():
                 self._held_text = ""
                 message = self._ai_message()
@@ -132,6 +137,7 @@ class StatusBuilder:
                         id=call["id"], name=call["name"], args=self._struct(call["args"])
                     )
                 self._open_ai_message = None
+                return self._shows_first_words(message)
             case graphton.ToolStarted():
                 self._tool_started(event)
             case graphton.ToolFinished():
@@ -142,6 +148,13 @@ class StatusBuilder:
                 self._subagent_started(event)
             case graphton.SubagentFinished():
                 self._subagent_finished(event.call_id, event.output, event.error)
+        return False
+
+    def _shows_first_words(self, message: ax.AgentMessage) -> bool:
+        if self._answer_shown or not message.content:
+            return False
+        self._answer_shown = True
+        return True
 
     def _subagent_started(self, event: graphton.SubagentStarted) -> None:
         sub = self._subagents.get(event.call_id)

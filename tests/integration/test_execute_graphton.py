@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from google.protobuf import json_format
 from langsmith._internal import _aiter
 from temporalio import workflow
@@ -19,7 +22,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
 from agent_runner import wire
+from agent_runner.activities import execute_graphton
 from agent_runner.local.daemon import LocalDaemon
+from agent_runner.status.reporter import StatusReporter
 from tests.helpers import async_wait_until, process_gone
 from tests.integration.conftest import Stack
 
@@ -129,6 +134,43 @@ async def test_a_run_ends_completed_with_the_full_status_and_its_files(
     ]
     assert stored.started_at.endswith("Z") and stored.completed_at.endswith("Z")
     assert result.messages == stored.messages
+
+
+async def test_the_agents_first_words_are_pushed_at_once_and_the_rest_together(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A budget no run here reaches: anything pushed before the end was pushed as urgent.
+    monkeypatch.setattr(
+        execute_graphton, "StatusReporter", functools.partial(StatusReporter, staleness_s=600)
+    )
+    answer = "The first words arrive at once; the rest of the answer follows them."
+    execution = await stack.new_execution("Say something", [{"text": answer}])
+    script = Path(execution.spec.execution_config.model_name)  # streamed at a provider's pace
+    script.write_text(yaml.safe_dump({"chunk_delay_s": 0.05, "turns": [{"text": answer}]}))
+    updates: list[ax.AgentExecutionStatus] = []
+
+    async def keep_every_update() -> None:
+        async for seen in stack.backend.subscribe_execution(execution.metadata.id):
+            updates.append(seen.status)
+
+    subscriber = asyncio.create_task(keep_every_update())
+    await asyncio.sleep(0)
+    result = await (await stack.start(execution)).result()
+    await asyncio.wait_for(subscriber, 30)
+
+    assert result.phase == ax.EXECUTION_COMPLETED
+    answered = [
+        next((m.content for m in u.messages if m.type == ax.MESSAGE_AI), "") for u in updates
+    ]
+    running = [
+        text
+        for u, text in zip(updates, answered, strict=True)
+        if u.phase == ax.EXECUTION_IN_PROGRESS
+    ]
+    # Started (no words yet), then the first words alone, then the whole answer at the end.
+    assert running[0] == "" and running[-1] and answer.startswith(running[-1])
+    assert len(running[-1]) < len(answer)
+    assert answered[-1] == answer and updates[-1].phase == ax.EXECUTION_COMPLETED
 
 
 @workflow.defn(name="JavaStyleOrchestrator", sandboxed=False)

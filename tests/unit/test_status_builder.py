@@ -40,6 +40,39 @@ def test_text_deltas_build_one_ai_message_per_turn() -> None:
     assert status.status.phase == ax.EXECUTION_IN_PROGRESS
 
 
+def test_only_the_agents_first_words_are_urgent() -> None:
+    status = builder()
+    status.start("hi")
+    call = {"id": "c", "name": "execute", "args": {"command": "ls"}}
+    urgent = [
+        status.apply(graphton.AIMessageCompleted(text="", tool_calls=(call,))),
+        status.apply(graphton.ToolStarted(call_id="c", name="execute", args={"command": "ls"})),
+        status.apply(graphton.AITextDelta(text="Do", subagent="helper")),
+        status.apply(graphton.AITextDelta(text="")),
+        status.apply(graphton.AITextDelta(text="Fi")),
+        status.apply(graphton.AITextDelta(text="rst")),
+        status.apply(graphton.AIMessageCompleted(text="First")),
+        status.apply(graphton.AITextDelta(text="Second")),
+    ]
+    assert urgent == [False, False, False, False, True, False, False, False]
+
+
+def test_words_held_back_as_a_possible_secret_are_not_yet_the_first_words() -> None:
+    redact = Redactor(("sk-live-7f3a9c2e51",))
+    status = StatusBuilder(redact=redact, hold_back=redact.unfinished_tail)
+    status.start("hi")
+    assert status.apply(graphton.AITextDelta(text="sk-live")) is False  # all held back
+    assert status.apply(graphton.AITextDelta(text="-7f3a9c2e51 is it")) is True
+    assert status.status.messages[-1].content == "*** is it"
+
+
+def test_a_model_that_does_not_stream_shows_its_first_words_with_its_turn() -> None:
+    status = builder()
+    status.start("hi")
+    assert status.apply(graphton.AIMessageCompleted(text="All at once")) is True
+    assert status.apply(graphton.AIMessageCompleted(text="Again")) is False
+
+
 def test_each_tool_call_once_by_id_even_with_equal_name_and_args() -> None:
     status = builder()
     for call_id in ("a", "b"):
