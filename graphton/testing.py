@@ -101,7 +101,7 @@ class Script:
     source: str = "<script>"
     """Where the script came from, named in every error."""
     chunk_delay_s: float = 0.0
-    """Pause between streamed chunks (YAML `chunk_delay_s`): a provider's pace, for demos."""
+    """Time between streamed chunks (YAML `chunk_delay_s`): a provider's pace, for demos."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Script:
@@ -191,6 +191,26 @@ class _Cursor:
         self.lock = threading.Lock()
 
 
+class _Pace:
+    """A provider's pace: chunk k of a turn leaves `delay_s * k` after the turn began.
+
+    A provider generates at its own rate and does not wait for its client, so
+    the time an agent spends on one chunk is not added to the next one's delay;
+    a client that falls behind finds the chunks waiting.
+    """
+
+    def __init__(self, delay_s: float) -> None:
+        self._delay_s = delay_s
+        self._next_due = time.monotonic()
+
+    def until_next(self) -> float:
+        """Seconds to wait before the next chunk (0 when it is already due)."""
+        if not self._delay_s:
+            return 0.0
+        self._next_due += self._delay_s
+        return max(0.0, self._next_due - time.monotonic())
+
+
 class ScriptedChatModel(BaseChatModel):
     """A chat model that plays `script` turn by turn; see the module docstring."""
 
@@ -199,7 +219,7 @@ class ScriptedChatModel(BaseChatModel):
     script: Script
     chunk_chars: int = TEXT_CHUNK_CHARS
     chunk_delay_s: float = 0.0
-    """Pause between streamed chunks, to play a provider's pace (demos, benchmarks)."""
+    """Time between streamed chunks, to play a provider's pace (demos, benchmarks)."""
     _cursor: _Cursor = PrivateAttr(default_factory=_Cursor)
 
     @classmethod
@@ -279,9 +299,10 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         turn = self._answer(messages, run_manager.metadata if run_manager else {})
+        pace = _Pace(self.chunk_delay_s)
         for chunk in self._chunks(turn):
-            if self.chunk_delay_s:
-                time.sleep(self.chunk_delay_s)
+            if wait := pace.until_next():
+                time.sleep(wait)
             if run_manager is not None and isinstance(chunk.message.content, str):
                 run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk
@@ -294,9 +315,10 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         turn = self._answer(messages, run_manager.metadata if run_manager else {})
+        pace = _Pace(self.chunk_delay_s)
         for chunk in self._chunks(turn):
-            if self.chunk_delay_s:
-                await asyncio.sleep(self.chunk_delay_s)
+            if wait := pace.until_next():
+                await asyncio.sleep(wait)
             if run_manager is not None and isinstance(chunk.message.content, str):
                 await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk

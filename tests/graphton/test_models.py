@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from graphton import ModelConfigError, Script, ScriptedChatModel, ScriptError, create_chat_model
+from graphton import (
+    ModelConfigError,
+    Script,
+    ScriptedChatModel,
+    ScriptError,
+    create_chat_model,
+    testing,
+)
+from graphton.providers import RetryPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -60,7 +68,12 @@ def test_ollama_options_are_applied() -> None:
 
 
 async def test_openai_compatible_server_that_is_down_fails_clearly() -> None:
-    model = create_chat_model("openai:qwen3", base_url="http://127.0.0.1:9/v1")
+    # One quick retry: the default policy waits two minutes for a server to come back.
+    model = create_chat_model(
+        "openai:qwen3",
+        base_url="http://127.0.0.1:9/v1",
+        retry=RetryPolicy(max_retries=1, initial_delay_s=0.01),
+    )
     with pytest.raises(Exception, match=r"(?i)connect"):
         await model.ainvoke("hi")
 
@@ -71,6 +84,47 @@ def test_scripted_model_loads_from_yaml_with_its_pace(tmp_path: Path) -> None:
     assert isinstance(model, ScriptedChatModel)
     assert model.chunk_delay_s == 0.01
     assert model.invoke("hi").text == "hello there"
+
+
+class FakeClock:
+    """Monotonic time that moves only when someone sleeps or works."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.mark.parametrize("streaming", ["async", "sync"])
+async def test_scripted_model_keeps_a_providers_pace_however_slow_its_client(
+    monkeypatch: pytest.MonkeyPatch, streaming: str
+) -> None:
+    """Chunk k leaves 0.1 s x k after the turn began: the client's 0.03 s per chunk is
+    not added to the pace, and a client that falls 0.15 s behind finds chunks waiting."""
+    clock = FakeClock()
+    monkeypatch.setattr(testing.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(testing.time, "sleep", clock.sleep)
+    monkeypatch.setattr(testing.asyncio, "sleep", clock.asleep)
+    model = ScriptedChatModel(
+        script=Script.from_data([{"text": "abcdef"}]), chunk_chars=1, chunk_delay_s=0.1
+    )
+    work = [0.03, 0.03, 0.15, 0.03, 0.03, 0.03]  # the client's time on each chunk
+    if streaming == "async":
+        async for _ in model.astream("go"):
+            clock.now += work.pop(0)
+    else:
+        for _ in model.stream("go"):
+            clock.now += work.pop(0)
+    assert clock.sleeps == [0.1, 0.07, 0.07, 0.02, 0.07]  # chunk 4 was already due
 
 
 async def test_scripted_model_streams_text_and_tool_call_chunks() -> None:
