@@ -28,18 +28,17 @@ import re
 import shutil
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlencode
 
 from langchain_core.tools import BaseTool
-from langchain_mcp_adapters.sessions import create_session
-from langchain_mcp_adapters.tools import load_mcp_tools
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
 from temporalio.exceptions import ApplicationError
 
 from agent_runner import wire
 from agent_runner.activities.errors import CONFIGURATION, caller_error
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,15 @@ async def open_mcp_tools(
     servers (they would run on the worker's host)."""
     if not host_servers_allowed:
         refuse_host_servers(servers)
+    if not servers:
+        yield {}
+        return
     connections = {server.name: connection_for(server, environment) for server in servers}
+    # Imported here, not with the module: the MCP client (and the server framework it
+    # brings) would add half a second to every worker's start and to the first
+    # execution of agents that have no MCP server.
+    from langchain_mcp_adapters.tools import load_mcp_tools
+
     async with contextlib.AsyncExitStack() as stack:
         tools: dict[str, list[BaseTool]] = {}
         for server in servers:
@@ -189,6 +196,10 @@ async def _session(connection: dict[str, Any], name: str) -> AsyncIterator[Clien
     """A session with one server. stdio servers are started here rather than by the
     adapters, which would expand `${VAR}` in environment values from the worker's own
     environment and send the server's stderr straight to the worker's."""
+    from langchain_mcp_adapters.sessions import create_session
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
     if connection["transport"] != "stdio":
         async with create_session(connection) as session:  # type: ignore[arg-type]
             yield session

@@ -247,3 +247,24 @@ async def test_a_servers_stderr_is_logged_by_line_and_an_overlong_line_is_droppe
         "MCP server 'noisy': [a stderr line longer than 8192 bytes, not logged]",
         "MCP server 'noisy': last line without newline",
     ]
+
+
+def test_the_worker_and_an_agent_without_servers_never_import_the_mcp_client() -> None:
+    """The MCP client and the server framework it imports cost a worker's start about
+    half a second; only an agent with an MCP server pays it. A fresh interpreter, since
+    this one has imported them already."""
+    code = (
+        "import asyncio, sys\n"
+        "import agent_runner.worker\n"
+        "from agent_runner.activities.mcp_servers import open_mcp_tools\n"
+        "async def main():\n"
+        "    async with open_mcp_tools([], {}) as tools:\n"
+        "        assert tools == {}\n"
+        "asyncio.run(main())\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mcp', 'langchain_mcp_adapters'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
