@@ -13,6 +13,7 @@ what the result costs, however much a command prints.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
@@ -20,6 +21,8 @@ from graphton.sandbox.masking import MaskedDecoder
 
 OutputListener = Callable[[str], None]
 """Called with each piece of a command's text, masked, in order."""
+
+log = logging.getLogger(__name__)
 
 _listener: ContextVar[OutputListener | None] = ContextVar("graphton_command_output", default=None)
 
@@ -64,8 +67,15 @@ class LiveText:
 
     def _hand_on(self, chunk: bytes, *, final: bool) -> None:
         text = self._text.feed(chunk, final=final)
-        if text:
+        if not text:
+            return
+        try:
             self._listener(text)
+        except Exception:
+            # Watching is a view of the command, not part of it: the command, its
+            # result and its spool go on; this stream is no longer handed on.
+            self._left = 0
+            log.exception("a command's live output could not be handed on; its result is kept")
 
 
 def _unmasked(text: str) -> str:

@@ -93,3 +93,30 @@ async def test_the_blocking_execute_called_from_a_loop_is_heard_too(tmp_path: Pa
         result = backend.execute("echo from-a-thread")
     assert result.stdout == "from-a-thread\n"
     assert "".join(heard) == "from-a-thread\n"
+
+
+async def test_a_failing_listener_costs_the_command_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The listener fails on the last piece of stdout (a UTF-8 byte whose sequence never
+    ends), handed on as the command is closed: the result must not become an error, and
+    a stream whose listener failed is not handed on any more."""
+    backend = FilesystemBackend(tmp_path / "root")
+    heard: list[str] = []
+
+    def fails_on_the_last_piece(text: str) -> None:
+        heard.append(text)
+        if "\ufffd" in text:
+            raise RuntimeError("the view went away")
+
+    with listening(fails_on_the_last_piece):
+        result = await backend.aexecute("printf 'ok\\303'; echo err >&2; exit 3", timeout=60)
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "ok\ufffd", "err\n")
+    assert sorted(heard) == ["err\n", "ok", "\ufffd"]
+    failures = [r for r in caplog.records if "live output could not be handed on" in r.message]
+    assert len(failures) == 1 and "the view went away" in caplog.text
+
+    with listening(fails_on_the_last_piece):  # fails at once: the rest is not handed on
+        heard.clear()
+        result = await backend.aexecute("printf '\\303x'; sleep 0.2; echo more", timeout=60)
+    assert result.stdout == "\ufffdxmore\n" and heard == ["\ufffdx"]
