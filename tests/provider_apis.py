@@ -8,10 +8,12 @@ usage chunk, `data: [DONE]`). The real `langchain-anthropic` and
 `langchain-openai` clients talk to them unchanged.
 
 As unkind as the real services where the tests look: a wrong key is a 401 with
-the provider's error body, a missing `max_tokens` or a `tool_use` without its
-`tool_result` is a 400, and a turn may instead be a failure as providers send
-them: any status with the provider's error body and `retry-after`, a connection
-closed before the answer, or (Anthropic) an `error` event after a 200.
+the provider's error body, a missing `max_tokens`, a `tool_use` without its
+`tool_result` or (Anthropic, as Claude 4.6 and later do) a conversation ending
+with an assistant message is a 400, a retired Anthropic model is a 404, and a
+turn may instead be a failure as providers send them: any status with the
+provider's error body and `retry-after`, a connection closed before the answer,
+or (Anthropic) an `error` event after a 200.
 
 A turn is a mapping: `text` and `tool_calls` (`name`, `args`, optional `id`)
 for an answer, or `fail` with `status`, `type`, `message`, `retry_after`,
@@ -43,6 +45,18 @@ ANTHROPIC_ERROR_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
+
+
+RETIRED_ANTHROPIC_MODELS = frozenset(
+    {
+        "claude-3-opus-20240229",
+        "claude-3-5-sonnet-20241022",
+        "claude-sonnet-4-20250514",
+        "claude-opus-4-20250514",
+        "claude-opus-4-1-20250805",
+    }
+)
+"""Model ids the Messages API answers with 404 `not_found_error` ("model: <id>")."""
 
 
 @dataclass
@@ -118,6 +132,8 @@ class AnthropicAPI(ProviderAPI):
             return self.error(400, "anthropic-version: header is required")
         body = await request.json()
         self.requests.append(Recorded(dict(request.headers), body))
+        if body.get("model") in RETIRED_ANTHROPIC_MODELS:
+            return self.error(404, f"model: {body['model']}")
         problem = _anthropic_request_problem(body)
         if problem:
             return self.error(400, problem)
@@ -268,6 +284,11 @@ def _anthropic_request_problem(body: dict[str, Any]) -> str | None:
     messages = body.get("messages") or []
     if not messages or messages[0].get("role") != "user":
         return 'messages: first message must use the "user" role'
+    if messages[-1].get("role") == "assistant":  # Claude 4.6 and later; the default now
+        return (
+            "This model does not support assistant message prefill. "
+            "The conversation must end with a user message."
+        )
     for position, message in enumerate(messages):
         content = message.get("content")
         if message.get("role") != "assistant" or not isinstance(content, list):

@@ -53,7 +53,7 @@ def get_weather(city: str) -> str:
 
 def anthropic_model(api: AnthropicAPI, key: str = KEY, policy: RetryPolicy = FAST) -> BaseChatModel:
     return create_chat_model(
-        "anthropic:claude-sonnet-4-5", api_key=key, base_url=api.url, retry=policy
+        "anthropic:claude-sonnet-4-6", api_key=key, base_url=api.url, retry=policy
     )
 
 
@@ -213,3 +213,29 @@ async def test_an_unreachable_ollama_names_its_url() -> None:
     problem = caught.value.problem
     assert (problem.provider, problem.kind) == ("ollama", "unreachable")
     assert problem.url.startswith("http://127.0.0.1:9")
+
+
+async def test_a_model_the_provider_retired_is_refused_at_once_naming_it(
+    anthropic_api: AnthropicAPI,
+) -> None:
+    """One graphton does not know of: the provider's 404 names it, and nothing retries."""
+    anthropic_api.play({"text": "never"})
+    model = create_chat_model(
+        "anthropic:claude-3-opus-20240229", api_key=KEY, base_url=anthropic_api.url, retry=FAST
+    )
+    with pytest.raises(ProviderRejected) as caught:
+        await streamed(model)
+    assert caught.value.problem.status == 404
+    assert "claude-3-opus-20240229" in str(caught.value)
+    assert len(anthropic_api.requests) == 1
+
+
+async def test_the_agent_never_ends_a_request_with_its_own_message(
+    anthropic_api: AnthropicAPI,
+) -> None:
+    """Claude 4.6 and later refuse a conversation that ends with an assistant message
+    (prefill); the stand-in refuses it too, so every run through it checks this."""
+    anthropic_api.play({"text": "never"})
+    model = anthropic_model(anthropic_api)
+    with pytest.raises(ProviderRejected, match="prefill"):
+        await model.ainvoke([HumanMessage("hi"), AIMessage("I think")])
