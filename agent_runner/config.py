@@ -20,6 +20,7 @@ from typing import Final, Literal, cast
 from agent_runner.errors import ConfigError
 from agent_runner.secrets import MASK, Secret
 from agent_runner.temporal_connection import TemporalConnection, load_temporal_connection
+from graphton.model_ids import retirement_notice
 
 Mode = Literal["local", "cloud"]
 SandboxType = Literal["filesystem", "daytona"]
@@ -43,7 +44,7 @@ PROVIDER_KEY_VARIABLES: Final[Mapping[str, str]] = {
     "openai": "OPENAI_API_KEY",
 }
 DEFAULT_MODELS: Final[Mapping[str, str]] = {
-    "anthropic": "claude-sonnet-4-5",
+    "anthropic": "claude-sonnet-4-6",
     "openai": "gpt-4.1",
     "ollama": "llama3.1",
     # Empty: the scripted model plays the script of the built-in demo.
@@ -302,6 +303,8 @@ class Config:
             )
         if self.mode == "cloud" and self.redis is None:
             found.append("no real-time status stream: REDIS_HOST is not set")
+        if (notice := _model_retirement(self.llm)) is not None and not notice[0]:
+            found.append(f"STIGMER_LLM_MODEL: {notice[1]}")
         if self.llm.provider == "scripted" and self.mode == "cloud":
             found.append("the model is scripted (offline): set STIGMER_LLM_PROVIDER for real work")
         if self.metrics_port and self.metrics_host not in ("127.0.0.1", "localhost", "::1"):
@@ -309,6 +312,10 @@ class Config:
                 f"/metrics is served on {self.metrics_host}: reachable from other machines"
             )
         return found
+
+
+def _model_retirement(llm: LLMConfig) -> tuple[bool, str] | None:
+    return retirement_notice(llm.provider, llm.model)
 
 
 def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:
@@ -607,9 +614,13 @@ def _load_llm(read: _Reader, local: bool) -> LLMConfig:
             None,
             f"required for provider {provider} in MODE=cloud (or set {key_variable})",
         )
+    model = read.text("STIGMER_LLM_MODEL", DEFAULT_MODELS[provider])
+    retirement = retirement_notice(provider, model)
+    if retirement is not None and retirement[0]:
+        read.problem("STIGMER_LLM_MODEL", model, f"a model still served ({retirement[1]})")
     return LLMConfig(
         provider=cast(Provider, provider),  # choice() accepts only PROVIDERS
-        model=read.text("STIGMER_LLM_MODEL", DEFAULT_MODELS[provider]),
+        model=model,
         api_key=api_key,
         base_url=base_url,
         ollama_base_url=read.optional("OLLAMA_BASE_URL"),

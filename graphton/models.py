@@ -11,36 +11,21 @@ and the SDK's waits would be invisible.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
 from typing import Final
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from graphton.errors import ModelConfigError
+from graphton.model_ids import MODEL_ALIASES, resolve_model_name, retirement_notice
 from graphton.providers import RetryPolicy
 from graphton.testing import ScriptedChatModel
 
-PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
+log = logging.getLogger(__name__)
 
-MODEL_ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
-    "anthropic": {
-        "sonnet": "claude-sonnet-4-5-20250929",
-        "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
-        "claude-sonnet-4": "claude-sonnet-4-20250514",
-        "opus": "claude-opus-4-1-20250805",
-        "claude-opus-4-1": "claude-opus-4-1-20250805",
-        "haiku": "claude-haiku-4-5-20251001",
-        "claude-haiku-4-5": "claude-haiku-4-5-20251001",
-    },
-    "openai": {
-        "gpt-4.1": "gpt-4.1-2025-04-14",
-        "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
-        "gpt-4o": "gpt-4o-2024-11-20",
-        "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
-    },
-}
+PROVIDERS: Final = ("anthropic", "openai", "ollama", "scripted")
 
 # The variable each provider's own SDK reads when no key is passed.
 _KEY_VARIABLES: Final = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
@@ -49,18 +34,13 @@ _KEY_VARIABLES: Final = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API
 _UNCHECKED_KEY: Final = "not-checked-by-this-server"
 
 
-def resolve_model_name(provider: str, name: str) -> str:
-    """The provider's real model id for a documented alias; other names pass unchanged."""
-    return MODEL_ALIASES.get(provider, {}).get(name, name)
-
-
 def parse_model_spec(spec: str) -> tuple[str, str]:
     provider, sep, name = spec.partition(":")
     provider = provider.strip().lower()
     if not sep or provider not in PROVIDERS:
         raise ModelConfigError(
             f"model {spec!r}: expected 'provider:model' with a provider among "
-            f"{', '.join(PROVIDERS)} (for example 'anthropic:claude-sonnet-4-5')"
+            f"{', '.join(PROVIDERS)} (for example 'anthropic:claude-sonnet-4-6')"
         )
     if not name.strip():
         what = "the path of a YAML script" if provider == "scripted" else "a model name"
@@ -88,6 +68,7 @@ def create_chat_model(
     if provider == "scripted":
         return ScriptedChatModel.from_yaml(name)
     model_id = resolve_model_name(provider, name)
+    _check_retirement(spec, provider, name)
     from graphton import provider_models
 
     if provider == "ollama":
@@ -130,6 +111,22 @@ def create_chat_model(
     )
     openai.configure_retries(retry)
     return openai
+
+
+_warned_retiring: set[tuple[str, str]] = set()
+
+
+def _check_retirement(spec: str, provider: str, name: str) -> None:
+    """Refuse a retired model with its replacement; warn once of one retiring soon."""
+    notice = retirement_notice(provider, name)
+    if notice is None:
+        return
+    retired, message = notice
+    if retired:
+        raise ModelConfigError(f"model {spec!r}: {message}")
+    if (provider, name) not in _warned_retiring:
+        _warned_retiring.add((provider, name))
+        log.warning("model %r: %s", spec, message)
 
 
 __all__ = ["MODEL_ALIASES", "PROVIDERS", "create_chat_model", "parse_model_spec"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
 
 from agent_runner.config import Config
 from agent_runner.errors import ConfigError
+from graphton import model_ids
 
 CLOUD = {
     "MODE": "cloud",
@@ -213,3 +215,31 @@ def test_config_is_immutable() -> None:
     config = Config.load_from_env({"MODE": "local"})
     with pytest.raises(AttributeError):
         config.mode = "cloud"  # type: ignore[misc]
+
+
+@pytest.fixture
+def on_2026_11_23(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_ids, "_today", lambda: datetime.date(2026, 11, 23))
+
+
+def test_a_model_its_provider_retired_stops_the_worker_naming_the_replacement(
+    on_2026_11_23: None,
+) -> None:
+    assert problems_of({**CLOUD, "STIGMER_LLM_MODEL": "claude-opus-4-1"}) == [
+        "STIGMER_LLM_MODEL='claude-opus-4-1' is not valid: expected a model still served "
+        "(anthropic retired the model 'claude-opus-4-1' on 2026-08-05: requests naming it "
+        "fail; use 'claude-opus-4-8')"
+    ]
+
+
+def test_a_model_retiring_soon_starts_with_a_warning_and_the_default_without(
+    on_2026_11_23: None,
+) -> None:
+    retiring = Config.load_from_env({**CLOUD, "STIGMER_LLM_MODEL": "claude-sonnet-4-5"})
+    assert retiring.llm.model == "claude-sonnet-4-5"
+    [warning] = [w for w in retiring.warnings() if w.startswith("STIGMER_LLM_MODEL")]
+    assert "retires the model 'claude-sonnet-4-5' on 2026-11-30" in warning
+    assert "'claude-sonnet-4-6'" in warning
+    default = Config.load_from_env(CLOUD)
+    assert default.llm.model == "claude-sonnet-4-6"
+    assert not [w for w in default.warnings() if w.startswith("STIGMER_LLM_MODEL")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from graphton import (
     ScriptedChatModel,
     ScriptError,
     create_chat_model,
+    model_ids,
+    models,
     testing,
 )
 from graphton.providers import RetryPolicy
@@ -44,7 +47,7 @@ def test_anthropic_without_a_key_names_the_variable(monkeypatch: pytest.MonkeyPa
 
 def test_anthropic_alias_max_tokens_and_temperature_are_applied() -> None:
     model = create_chat_model("anthropic:sonnet", api_key="k", max_tokens=321, temperature=0.3)
-    assert model.model == "claude-sonnet-4-5-20250929"  # type: ignore[attr-defined]
+    assert model.model == "claude-sonnet-4-6"  # type: ignore[attr-defined]
     assert model.max_tokens == 321  # type: ignore[attr-defined]
     assert model.temperature == 0.3  # type: ignore[attr-defined]
 
@@ -226,3 +229,59 @@ def test_unreadable_or_invalid_yaml_is_named(tmp_path: Path) -> None:
     bad = write_script(tmp_path, "turns: [unclosed\n")
     with pytest.raises(ScriptError, match="not valid YAML"):
         Script.from_yaml(bad)
+
+
+@pytest.fixture
+def on_2026_11_23(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_ids, "_today", lambda: datetime.date(2026, 11, 23))
+    monkeypatch.setattr(models, "_warned_retiring", set())
+
+
+@pytest.mark.parametrize(
+    ("name", "retired_on", "replacement"),
+    [
+        ("claude-sonnet-4", "2026-06-15", "claude-sonnet-4-6"),
+        ("claude-opus-4-1-20250805", "2026-08-05", "claude-opus-4-8"),
+    ],
+)
+def test_a_retired_model_is_refused_with_its_replacement(
+    on_2026_11_23: None, name: str, retired_on: str, replacement: str
+) -> None:
+    with pytest.raises(ModelConfigError) as caught:
+        create_chat_model(f"anthropic:{name}", api_key="k")
+    assert f"retired the model {name!r} on {retired_on}" in str(caught.value)
+    assert f"use {replacement!r}" in str(caught.value)
+
+
+def test_a_model_retiring_soon_works_and_is_named_in_one_warning(
+    on_2026_11_23: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(2):
+        model = create_chat_model("anthropic:claude-sonnet-4-5", api_key="k")
+        assert model.model == "claude-sonnet-4-5-20250929"  # type: ignore[attr-defined]
+    warnings = [r.getMessage() for r in caplog.records if "retires the model" in r.getMessage()]
+    assert warnings == [
+        "model 'anthropic:claude-sonnet-4-5': anthropic retires the model 'claude-sonnet-4-5' "
+        "on 2026-11-30, after which requests naming it fail; move to 'claude-sonnet-4-6' "
+        "before then"
+    ]
+
+
+def test_a_retirement_date_turns_the_warning_into_a_refusal() -> None:
+    day_before = model_ids.retirement_notice(
+        "anthropic", "sonnet-alias-free-name", datetime.date(2026, 11, 29)
+    )
+    assert day_before is None  # not a retiring model at all
+    before = model_ids.retirement_notice(
+        "anthropic", "claude-sonnet-4-5-20250929", datetime.date(2026, 11, 29)
+    )
+    on = model_ids.retirement_notice(
+        "anthropic", "claude-sonnet-4-5-20250929", datetime.date(2026, 11, 30)
+    )
+    assert before is not None and before[0] is False
+    assert on is not None and on[0] is True and "retired" in on[1]
+    # The defaults and the short names point at models nobody retires.
+    for provider, aliases in model_ids.MODEL_ALIASES.items():
+        for alias, model_id in aliases.items():
+            if alias != "claude-sonnet-4-5":
+                assert model_ids.retirement_notice(provider, model_id) is None, alias

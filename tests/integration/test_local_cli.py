@@ -292,7 +292,7 @@ def test_up_asks_for_a_missing_key_on_a_terminal_and_never_writes_it(home: Path)
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
         os.close(fd)
-    assert b"anthropic:claude-sonnet-4-5" in output
+    assert b"anthropic:claude-sonnet-4-6" in output
     assert key.encode() not in output  # masked input: not even echoed
     for path in home.rglob("*"):
         if path.is_file():
@@ -428,7 +428,7 @@ def test_run_shows_the_running_stacks_model_and_warns_about_its_own(
     assert "model: scripted (offline" in out
     assert f"--resources {other} is not used" in out
     assert (
-        "this shell's model is anthropic:claude-sonnet-4-5, but the running stack uses "
+        "this shell's model is anthropic:claude-sonnet-4-6, but the running stack uses "
         "scripted" in out
     )
     assert "temporal: http://" in out  # the execution in the web UI
