@@ -8,6 +8,7 @@ Redis does not start) and closed on shutdown. `MODE=local` never touches Redis.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from google.protobuf import json_format
@@ -56,7 +57,11 @@ class StatusStream:
     async def publish(
         self, execution_id: str, status: wire.agentexecution.AgentExecutionStatus
     ) -> None:
-        """Append the status to the execution's stream; a failure is logged, never raised."""
+        """Append the status to the execution's stream; a failure is logged, never raised.
+        A cancellation is: redis-py (8.1) can swallow one that arrives while the command
+        is in flight and return as if it had succeeded, so it is raised here again."""
+        task = asyncio.current_task()
+        cancels_before = task.cancelling() if task is not None else 0
         try:
             await self._redis.xadd(
                 stream_key(execution_id),
@@ -69,6 +74,8 @@ class StatusStream:
             )
         except RedisError as err:
             log.warning("execution %s: publishing to Redis failed: %s", execution_id, err)
+        if task is not None and task.cancelling() > cancels_before:
+            raise asyncio.CancelledError
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -66,6 +66,7 @@ class StatusReporter:
         self._hurry = asyncio.Event()
         """Set by an urgent change or a fence: stop gathering changes."""
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.pushes = 0
         """Successful pushes so far."""
         self.failures = 0
@@ -103,29 +104,33 @@ class StatusReporter:
 
     async def _run(self) -> None:
         backoff = self._staleness_s
-        while not self.fenced():
+        while not self._over():
             await self._wake.wait()
             self._wake.clear()
-            if self.fenced():
+            if self._over():
                 return
             if self._version == self._pushed_version:
                 continue
             await self._gather_changes()
-            if self.fenced():
+            if self._over():
                 return
             if await self._push_once():
                 backoff = self._staleness_s
-            elif self.fenced():
+            elif self._over():
                 return
             else:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
                 self._wake.set()
 
+    def _over(self) -> bool:
+        """Fenced, or stopping: the background pushes end at their next turn."""
+        return self.fenced() or self._stopping
+
     async def _gather_changes(self) -> None:
         """Let more changes join the push, until the oldest one's budget, less a push's
         expected duration, is spent, or an urgent change (or a fence) arrives."""
-        while not self._urgent and not self.fenced() and self._first_unpushed_at is not None:
+        while not self._urgent and not self._over() and self._first_unpushed_at is not None:
             send_by = self._first_unpushed_at + self._staleness_s - self._push_estimate_s
             wait = send_by - time.monotonic()
             if wait <= 0:
@@ -165,6 +170,12 @@ class StatusReporter:
     async def stop(self) -> None:
         """Stop the background pushes without a final one (idempotent)."""
         if self._task is not None:
+            # Said before the cancellation, and the task woken: a push whose client
+            # swallows the cancellation (redis-py's can) must not leave the task
+            # waiting for changes forever, and this call with it.
+            self._stopping = True
+            self._hurry.set()
+            self._wake.set()
             self._task.cancel()
             # Collects the background task's end; only our own cancellation propagates.
             await asyncio.gather(self._task, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -11,8 +12,9 @@ import pytest
 from redis.asyncio import Redis
 
 from agent_runner import wire
+from agent_runner.config import RedisConfig
 from agent_runner.local.temporal_server import TemporalDevServer, free_port, port_is_taken
-from agent_runner.redis_status import stream_key
+from agent_runner.redis_status import StatusStream, stream_key
 from tests.helpers import wait_until
 from tests.integration.conftest import Stack, cloud_worker_start, running_stack
 
@@ -91,3 +93,27 @@ def test_an_unreachable_redis_stops_the_worker_with_one_line() -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("agent-runner: cannot reach Redis at 127.0.0.1:")
+
+
+async def test_a_publish_cancelled_in_flight_ends_cancelled(redis_port: int) -> None:
+    """redis-py can swallow a cancellation that arrives mid-command (about a third of
+    them here); the status reporter's task is cancelled while it publishes, and must end."""
+    stream = StatusStream(RedisConfig(host="127.0.0.1", port=redis_port, password=None))
+    await stream.connect()
+    status = ax.AgentExecutionStatus(phase=ax.EXECUTION_IN_PROGRESS)
+    lost = 0
+    try:
+        for attempt in range(300):
+            task = asyncio.create_task(stream.publish("aex-cancel", status))
+            await asyncio.sleep((attempt % 10) * 0.00005)
+            if not task.cancel():
+                await task  # it had already finished
+                continue
+            try:
+                await task
+                lost += 1
+            except asyncio.CancelledError:
+                pass
+    finally:
+        await stream.aclose()
+    assert lost == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 
@@ -155,3 +156,27 @@ async def test_a_slow_backend_makes_pushes_leave_earlier_to_keep_the_budget() ->
     gaps = sorted(b - a for a, b in itertools.pairwise(started[4:-1]))
     assert gaps, started
     assert gaps[len(gaps) // 2] < 0.4  # ~0.3 s; 0.5 s if the push's own time were ignored
+
+
+async def test_finish_ends_even_when_a_push_swallows_its_cancellation() -> None:
+    """redis-py's asyncio client can return normally from a command whose task was
+    cancelled: the background task must still end, and `finish` deliver the status."""
+    status = Status()
+    in_push, release = asyncio.Event(), asyncio.Event()
+    received: list[str] = []
+
+    async def swallowing_push(current: Status) -> None:
+        if not received and not in_push.is_set():
+            in_push.set()
+            with contextlib.suppress(asyncio.CancelledError):  # lost, as the client lost it
+                await release.wait()
+        received.append(current.error)
+
+    reporter = StatusReporter(swallowing_push, lambda: status, staleness_s=0.01)
+    reporter.start()
+    status.error = "first"
+    reporter.changed(urgent=True)
+    await asyncio.wait_for(in_push.wait(), 5)
+    status.error = "final"
+    assert await asyncio.wait_for(reporter.finish(time.monotonic() + 5), 10)
+    assert received[-1] == "final"
