@@ -303,8 +303,9 @@ class Config:
             )
         if self.mode == "cloud" and self.redis is None:
             found.append("no real-time status stream: REDIS_HOST is not set")
-        if (notice := _model_retirement(self.llm)) is not None and not notice[0]:
-            found.append(f"STIGMER_LLM_MODEL: {notice[1]}")
+        retirement = retirement_notice(self.llm.provider, self.llm.model)
+        if retirement is not None and not retirement[0]:
+            found.append(f"STIGMER_LLM_MODEL: {retirement[1]}")
         if self.llm.provider == "scripted" and self.mode == "cloud":
             found.append("the model is scripted (offline): set STIGMER_LLM_PROVIDER for real work")
         if self.metrics_port and self.metrics_host not in ("127.0.0.1", "localhost", "::1"):
@@ -312,10 +313,6 @@ class Config:
                 f"/metrics is served on {self.metrics_host}: reachable from other machines"
             )
         return found
-
-
-def _model_retirement(llm: LLMConfig) -> tuple[bool, str] | None:
-    return retirement_notice(llm.provider, llm.model)
 
 
 def _describe_connection(connection: TemporalConnection | None) -> dict[str, str]:

@@ -51,10 +51,13 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-def anthropic_model(api: AnthropicAPI, key: str = KEY, policy: RetryPolicy = FAST) -> BaseChatModel:
-    return create_chat_model(
-        "anthropic:claude-sonnet-4-6", api_key=key, base_url=api.url, retry=policy
-    )
+def anthropic_model(
+    api: AnthropicAPI,
+    key: str = KEY,
+    policy: RetryPolicy = FAST,
+    name: str = "claude-sonnet-4-6",
+) -> BaseChatModel:
+    return create_chat_model(f"anthropic:{name}", api_key=key, base_url=api.url, retry=policy)
 
 
 def openai_model(api: OpenAIAPI, key: str = KEY, policy: RetryPolicy = FAST) -> BaseChatModel:
@@ -220,9 +223,7 @@ async def test_a_model_the_provider_retired_is_refused_at_once_naming_it(
 ) -> None:
     """One graphton does not know of: the provider's 404 names it, and nothing retries."""
     anthropic_api.play({"text": "never"})
-    model = create_chat_model(
-        "anthropic:claude-3-opus-20240229", api_key=KEY, base_url=anthropic_api.url, retry=FAST
-    )
+    model = anthropic_model(anthropic_api, name="claude-3-opus-20240229")
     with pytest.raises(ProviderRejected) as caught:
         await streamed(model)
     assert caught.value.problem.status == 404
@@ -230,11 +231,12 @@ async def test_a_model_the_provider_retired_is_refused_at_once_naming_it(
     assert len(anthropic_api.requests) == 1
 
 
-async def test_the_agent_never_ends_a_request_with_its_own_message(
+async def test_the_stand_in_refuses_an_assistant_prefill_as_claude_4_6_does(
     anthropic_api: AnthropicAPI,
 ) -> None:
     """Claude 4.6 and later refuse a conversation that ends with an assistant message
-    (prefill); the stand-in refuses it too, so every run through it checks this."""
+    (prefill); the stand-in refuses it too, so every agent run through it checks that
+    the agent never sends one."""
     anthropic_api.play({"text": "never"})
     model = anthropic_model(anthropic_api)
     with pytest.raises(ProviderRejected, match="prefill"):
